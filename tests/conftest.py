@@ -1,0 +1,94 @@
+"""Shared fixtures. Most tests use `FakeEmbedder`: deterministic, instant, no model files."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_ARTICLES = ROOT / "articles"
+SHARED = ROOT.parent / "shared"
+DEV_SET = SHARED / "eval" / "dev.jsonl"
+
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder:
+    """Hashed bag of lower-cased words and their 4-character prefixes: texts sharing words get
+    similar vectors, which is enough to test plumbing without a neural model."""
+
+    max_tokens = 512
+
+    def __init__(self, dimension: int = 64, model_id: str = "fake-hash") -> None:
+        self.dimension = dimension
+        self.model_id = f"{model_id}-{dimension}"
+        self.passages_embedded = 0
+        self.queries_embedded = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            for feature in (word, word[:4]):
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dimension
+                vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        vector[0] += 0.01  # never the zero vector
+        return vector / np.linalg.norm(vector)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.queries_embedded += len(texts)
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.passages_embedded += len(texts)
+        return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text)) + 2
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    """A writable copy of the sample articles."""
+    target = tmp_path / "articles"
+    shutil.copytree(SAMPLE_ARTICLES, target)
+    return target
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The bundled multilingual-e5 model, loaded once per test session."""
+    from index.embedders import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
+    """The sample articles indexed with the real model, built once per test session."""
+    from index.sync import sync_index
+
+    index = tmp_path_factory.mktemp("real") / "index"
+    sync_index(SAMPLE_ARTICLES, index, real_embedder)
+    return index
