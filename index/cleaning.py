@@ -1,0 +1,453 @@
+"""Raw article text -> ParsedArticle: date, title, section headings, paragraphs, sentences.
+
+The sample files are messy on purpose, so layout is inferred line by line rather than trusted:
+
+* A paragraph ends at a line that ends a sentence (`.`, `!`, `?`, `…`, or a closing quote).
+  Any other line (`NATO-`, a soft wrap, an intro ending in `:`) continues into the next
+  non-empty line, across blank lines too. This works for files that separate paragraphs
+  with single newlines and for files that use blank lines, and for files that mix both.
+* A heading is a short line (≤ 12 words, ≤ 100 chars) at a paragraph boundary that does not
+  end like a sentence, or a very short one (≤ 8 words) ending in `?` or `:`, and that is
+  followed by body text. A `:` line that introduces a list or a quote is body text.
+* The first heading, if the text starts with one, is the title and not a section.
+* Bullet items (`- `, `• `, ...) that follow each other form one paragraph, together with
+  an intro line ending in `:`; each item starts its own sentence and its marker is not
+  quoted.
+* Stray artifact lines at a paragraph boundary are dropped: a lone all-caps token of at
+  most 4 letters (`MAB`) or a line without letters and digits (`***`).
+
+Every sentence is a contiguous span of the raw text and its `text` is
+`collapse_whitespace(raw[start:end])`, so each quote can be checked against the file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, replace
+from datetime import date
+from itertools import pairwise
+
+import pysbd
+
+from index.model import Paragraph, ParsedArticle, Sentence
+from index.verbatim import collapse_whitespace, repair_hyphenation
+
+MAX_HEADING_WORDS = 12
+MAX_HEADING_CHARS = 100
+MAX_QUESTION_HEADING_WORDS = 8  # headings ending in "?" or ":" must be shorter still
+MAX_TITLE_CHARS = 120
+HEADER_LINES = 3  # a date is looked for in this many first non-empty lines
+SEGMENT_WINDOW = 2000  # pysbd sees at most this many chars at once, so work stays linear
+
+_LINE = re.compile(r"[^\r\n]+")
+_WORD_RUN = re.compile(r"\S+")
+_BULLET = re.compile(r"[-–—•*·▪][ \t]+(?=\S)")
+_ARTIFACT = re.compile(r"[A-ZÄÖÜ]{1,4}|[^\w]+")
+_SENTENCE_END = re.compile(r"(?:[.!?…][\"'»«“”’‘)\]]*|[»«“”\"])$")
+_NOT_HEADING_END = frozenset(".!…»«“”\"'‚‘’,;-–—/")
+_OPENING_QUOTES = frozenset('„"«»‚‘“')
+
+_DATE_LABEL = re.compile(r"(?i)(?:date|datum)\b[ \t]*:?[ \t]*")
+_DATE_TAIL = re.compile(r"(?i)[ \t,]*(?:\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:uhr)?)?[ \t.,;]*")
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("januar", "jänner", "january", "jan"),
+            ("februar", "february", "feb"),
+            ("märz", "maerz", "march", "mär", "mar"),
+            ("april", "apr"),
+            ("mai", "may"),
+            ("juni", "june", "jun"),
+            ("juli", "july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("oktober", "october", "okt", "oct"),
+            ("november", "nov"),
+            ("dezember", "december", "dez", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "(?P<month_name>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_FORMS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"(?P<year>\d{4})-(?P<month>\d{1,2})(?:-(?P<day>\d{1,2})(?:[T ]\d{1,2}:\d{2}[\d:.]*"
+        r"(?:Z|[+-]\d{2}:?\d{2})?)?)?",
+        r"(?P<year>\d{4})/(?P<month>\d{1,2})/(?P<day>\d{1,2})",
+        r"(?P<day>\d{1,2})\.[ \t]?(?P<month>\d{1,2})\.[ \t]?(?P<year>\d{4})",
+        r"(?P<month>\d{1,2})[./](?P<year>\d{4})",
+        rf"(?P<day>\d{{1,2}})\.?[ \t]+{_MONTH}[ \t]+(?P<year>\d{{4}})",
+        rf"{_MONTH}[ \t]+(?P<day>\d{{1,2}}),?[ \t]+(?P<year>\d{{4}})",
+        rf"{_MONTH}[ \t]+(?P<year>\d{{4}})",
+    )
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """One non-empty physical line; `start:end` is its content in the raw text."""
+
+    start: int
+    end: int
+    text: str
+    blank_before: bool
+    bullet: bool = False
+
+
+# --- public API -------------------------------------------------------------------------------
+
+
+def parse_article(raw: str, path: str) -> ParsedArticle:
+    """Clean one article file's decoded text; pure, and never raises on odd input."""
+    lines = _content_lines(raw)
+    article_date, lines = _take_date(lines)
+    lines = [_strip_bullet(line) for line in lines]
+    title, sections, paragraphs = _structure(raw, lines)
+    if title is None and paragraphs:
+        title = _shorten(paragraphs[0].sentences[0].text)
+    return ParsedArticle(
+        path=path,
+        title=title,
+        date=article_date,
+        paragraphs=tuple(paragraphs),
+        sections=tuple(dict.fromkeys(sections)),
+    )
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of `text` (German rules), trailing whitespace excluded.
+
+    pysbd is fed windows of at most SEGMENT_WINDOW chars: it is slow on long inputs, and a
+    text without any punctuation would otherwise be one endless sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = _skip_space(text, 0)
+    while pos < len(text):
+        stop = _window_stop(text, pos)
+        starts = [pos + s for s in _sentence_starts(text[pos:stop])]
+        if stop < len(text) and len(starts) > 1 and starts[-1] - pos >= SEGMENT_WINDOW // 4:
+            # The window's last sentence may run past `stop`: segment it again next round.
+            bounds, pos = starts, starts[-1]
+        else:
+            bounds, pos = [*starts, stop], stop
+        for start, end in pairwise(bounds):
+            end = _trim_end(text, start, end)
+            if end > start:
+                spans.append((start, end))
+        pos = _skip_space(text, pos)
+    return spans
+
+
+# --- lines and metadata -----------------------------------------------------------------------
+
+
+def _content_lines(raw: str) -> list[_Line]:
+    """Non-empty lines with surrounding whitespace (and a BOM) cut off."""
+    lines: list[_Line] = []
+    previous_end = 0
+    blank = False
+    for match in _LINE.finditer(raw):
+        left, right = _strip_bounds(match.group())
+        if left == right:
+            blank = True
+            continue
+        gap = raw[previous_end : match.start()]
+        blank = blank or gap.count("\n") + gap.count("\r") - gap.count("\r\n") > 1
+        start, end = match.start() + left, match.start() + right
+        lines.append(_Line(start, end, raw[start:end], blank_before=blank and bool(lines)))
+        previous_end, blank = match.end(), False
+    return lines
+
+
+def _strip_bounds(line: str) -> tuple[int, int]:
+    """Where a line's content starts and ends: surrounding whitespace and BOMs excluded."""
+    stripped = line
+    while stripped and (stripped[0].isspace() or stripped[0] == "\ufeff"):
+        stripped = stripped.lstrip().lstrip("\ufeff")
+    left = len(line) - len(stripped)
+    return left, left + len(stripped.rstrip())
+
+
+def _take_date(lines: list[_Line]) -> tuple[str | None, list[_Line]]:
+    """Find the date in the first lines: a `Datum:` line, a bare date line, or a prefix.
+
+    The inline form is how file 004 starts: ` date 2025-03 Die Außenminister ...`.
+    """
+    for index, line in enumerate(lines[:HEADER_LINES]):
+        label = _DATE_LABEL.match(line.text)
+        value_at = label.end() if label else 0
+        found = _match_date(line.text, value_at)
+        if found is None:
+            continue
+        iso, value_end = found
+        rest = line.text[value_end:]
+        if _DATE_TAIL.fullmatch(rest):
+            return iso, lines[:index] + lines[index + 1 :]
+        if label and rest[0] in " \t":
+            skipped = len(rest) - len(rest.lstrip())
+            start = line.start + value_end + skipped
+            trimmed = replace(line, start=start, text=line.text[value_end + skipped :])
+            return iso, [*lines[:index], trimmed, *lines[index + 1 :]]
+    return None, lines
+
+
+def _match_date(text: str, pos: int) -> tuple[str, int] | None:
+    """The longest valid date written at `pos`, as ISO `YYYY-MM[-DD]`, and where it ends."""
+    best: tuple[str, int] | None = None
+    for form in _DATE_FORMS:
+        match = form.match(text, pos)
+        if not match or (best and match.end() <= best[1]):
+            continue
+        iso = _iso_date(match.groupdict())
+        if iso:
+            best = (iso, match.end())
+    return best
+
+
+def _iso_date(parts: dict[str, str | None]) -> str | None:
+    year = int(parts["year"] or 0)
+    month_name = (parts.get("month_name") or "").lower()
+    month = _MONTHS.get(month_name) or int(parts.get("month") or 0)
+    day = int(parts["day"]) if parts.get("day") else None
+    try:
+        date(year, month, day or 1)
+    except ValueError:
+        return None
+    if not 1900 <= year <= 2100:
+        return None
+    return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
+
+
+def _strip_bullet(line: _Line) -> _Line:
+    """List items keep their place in the text, but their marker is not part of any quote."""
+    marker = _BULLET.match(line.text)
+    if not marker:
+        return line
+    return replace(
+        line, start=line.start + marker.end(), text=line.text[marker.end() :], bullet=True
+    )
+
+
+# --- headings and paragraphs ------------------------------------------------------------------
+
+
+def _structure(raw: str, lines: list[_Line]) -> tuple[str | None, list[str], list[Paragraph]]:
+    """Walk the lines once: headings, artifacts and paragraphs, in order."""
+    headings = _heading_flags(lines)
+    title: str | None = None
+    section: str | None = None
+    sections: list[str] = []
+    paragraphs: list[Paragraph] = []
+    current: list[_Line] = []
+    for index, line in enumerate(lines):
+        if not current:
+            if _is_artifact(line):
+                continue
+            if headings[index]:
+                heading = collapse_whitespace(line.text)
+                if title is None and not paragraphs and not sections:
+                    title = heading
+                else:
+                    section = heading
+                    sections.append(heading)
+                continue
+        current.append(line)
+        following = lines[index + 1] if index + 1 < len(lines) else None
+        if _ends_paragraph(line, following):
+            sentences = _paragraph_sentences(raw, current)
+            if sentences:
+                paragraphs.append(Paragraph(len(paragraphs) + 1, section, sentences))
+            current = []
+    return title, sections, paragraphs
+
+
+def _heading_flags(lines: list[_Line]) -> list[bool]:
+    """Which lines are headings, should a paragraph boundary fall just before them."""
+    shaped = [_looks_like_heading(line) for line in lines]
+    artifacts = [_is_artifact(line) for line in lines]
+    body_from = [False] * (len(lines) + 1)  # is there body text at or after this line?
+    kept_after: list[int | None] = [None] * len(lines)  # next line that is not an artifact
+    for index in range(len(lines) - 1, -1, -1):
+        body_from[index] = (not shaped[index] and not artifacts[index]) or body_from[index + 1]
+        if index + 1 < len(lines):
+            kept_after[index] = index + 1 if not artifacts[index + 1] else kept_after[index + 1]
+    flags = [False] * len(lines)
+    for index, line in enumerate(lines):
+        following = kept_after[index]
+        flags[index] = (
+            shaped[index]
+            and following is not None
+            and body_from[following]
+            and _opens_block(lines[following])
+            and not _introduces(line, lines[following])
+        )
+    return flags
+
+
+def _looks_like_heading(line: _Line) -> bool:
+    text = line.text
+    if line.bullet or len(text) > MAX_HEADING_CHARS:
+        return False
+    words = len(text.split())
+    if words > MAX_HEADING_WORDS:
+        return False
+    if not (text[0].isupper() or text[0].isdigit()):
+        return False
+    if text[-1] in "?:":
+        return words <= MAX_QUESTION_HEADING_WORDS
+    return text[-1] not in _NOT_HEADING_END
+
+
+def _opens_block(line: _Line) -> bool:
+    """A line starting lower-case continues a sentence, so what precedes it is no heading."""
+    return not line.text[0].islower()
+
+
+def _introduces(line: _Line, following: _Line) -> bool:
+    """`… schrieb er:` before a quote or a list is part of the text, not a heading."""
+    return line.text.endswith(":") and (following.bullet or following.text[0] in _OPENING_QUOTES)
+
+
+def _is_artifact(line: _Line) -> bool:
+    return not line.bullet and _ARTIFACT.fullmatch(line.text) is not None
+
+
+def _ends_paragraph(line: _Line, following: _Line | None) -> bool:
+    if following is None:
+        return True
+    if line.bullet:
+        continues = line.text.endswith("-") or (
+            following.text[0].islower() and not following.blank_before
+        )
+        return not following.bullet and not continues
+    tail = line.text[-8:]
+    if _SENTENCE_END.search(tail):
+        return True
+    return tail[-1] in ")]" and following.blank_before
+
+
+# --- sentences --------------------------------------------------------------------------------
+
+
+def _paragraph_sentences(raw: str, lines: list[_Line]) -> tuple[Sentence, ...]:
+    """Segment each run of lines (a new run at every bullet) and map spans back to raw."""
+    sentences: list[Sentence] = []
+    for run in _runs(lines):
+        cleaned, origin = _cleaned_text(raw, run)
+        for start, end in split_sentences(cleaned):
+            raw_start, raw_end = origin[start], origin[end - 1] + 1
+            text = collapse_whitespace(raw[raw_start:raw_end])
+            if text:
+                sentences.append(Sentence(text, raw_start, raw_end))
+    return tuple(sentences)
+
+
+def _runs(lines: list[_Line]) -> list[list[_Line]]:
+    runs: list[list[_Line]] = []
+    for line in lines:
+        if line.bullet or not runs:
+            runs.append([line])
+        else:
+            runs[-1].append(line)
+    return runs
+
+
+def _cleaned_text(raw: str, lines: list[_Line]) -> tuple[str, list[int]]:
+    """Lines joined as `collapse_whitespace` would read them, plus each char's raw offset."""
+    chars: list[str] = []  # pieces of the cleaned text, one per word or space
+    origin: list[int] = []
+    for index, line in enumerate(lines):
+        if index:
+            joint = _line_joint(raw, lines[index - 1], line)
+            if joint == "split":
+                chars[-1] = chars[-1][:-1]
+                origin.pop()
+            elif joint == "space":
+                chars.append(" ")
+                origin.append(lines[index - 1].end)
+        for word in _WORD_RUN.finditer(line.text):
+            if word.start():
+                chars.append(" ")
+                origin.append(line.start + word.start() - 1)
+            chars.append(word.group())
+            origin.extend(range(line.start + word.start(), line.start + word.end()))
+    return "".join(chars), origin
+
+
+def _line_joint(raw: str, before: _Line, after: _Line) -> str:
+    """How two lines join: `split` word (drop the hyphen), `compound` (keep it), or `space`.
+
+    Decided by `repair_hyphenation` itself, so the cleaned text and the quoted text agree.
+    """
+    if len(before.text) < 2 or not before.text.endswith("-"):
+        return "space"
+    first, last = raw[before.end - 2], raw[after.start]
+    repaired = repair_hyphenation(raw[before.end - 2 : after.start + 1])
+    if repaired == first + last:
+        return "split"
+    if repaired == f"{first}-{last}":
+        return "compound"
+    return "space"
+
+
+_per_thread = threading.local()
+
+
+def _segmenter() -> pysbd.Segmenter:
+    """One Segmenter per thread: it is costly to build and keeps per-call state on itself."""
+    segmenter = getattr(_per_thread, "segmenter", None)
+    if segmenter is None:
+        segmenter = pysbd.Segmenter(language="de", clean=False, char_span=True)
+        _per_thread.segmenter = segmenter
+    return segmenter
+
+
+def _sentence_starts(chunk: str) -> list[int]:
+    """Where pysbd starts sentences in `chunk` (which starts with a non-space char)."""
+    try:
+        spans = _segmenter().segment(chunk)
+    except Exception:  # pysbd is regex-heavy third-party code; odd input must not crash us
+        return [0]
+    starts = [0]
+    for span in spans:
+        start = _skip_space(chunk, span.start)
+        if starts[-1] < start < len(chunk):
+            starts.append(start)
+    return starts
+
+
+def _window_stop(text: str, pos: int) -> int:
+    """End of the next pysbd window: at a space in its second half if there is one."""
+    limit = pos + SEGMENT_WINDOW
+    if limit >= len(text):
+        return len(text)
+    for stop in range(limit, pos + SEGMENT_WINDOW // 2, -1):
+        if text[stop].isspace():
+            return stop
+    return limit
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _trim_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
+def _shorten(text: str) -> str:
+    """A title from a first sentence: at most MAX_TITLE_CHARS, cut at a word boundary."""
+    if len(text) <= MAX_TITLE_CHARS:
+        return text
+    cut = text[: MAX_TITLE_CHARS - 1]
+    if " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:–-") + "…"

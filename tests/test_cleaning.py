@@ -1,0 +1,287 @@
+"""Cleaning: every layout rule checked on the real, deliberately messy sample articles."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from index.cleaning import parse_article, split_sentences
+from index.model import ParsedArticle
+from index.verbatim import check_verbatim, collapse_whitespace
+
+ARTICLES = Path(__file__).parent.parent / "articles"
+FILES = sorted(path.name for path in ARTICLES.glob("*.txt"))
+
+
+def read(name: str) -> str:
+    return (ARTICLES / name).read_text(encoding="utf-8")
+
+
+def parse(name: str) -> ParsedArticle:
+    return parse_article(read(name), name)
+
+
+def file_named(prefix: str) -> str:
+    return next(name for name in FILES if name.startswith(prefix))
+
+
+def all_sentences(article: ParsedArticle) -> list[str]:
+    return [s.text for p in article.paragraphs for s in p.sentences]
+
+
+def assert_verbatim(raw: str, article: ParsedArticle) -> None:
+    for paragraph in article.paragraphs:
+        assert paragraph.sentences
+        for s in paragraph.sentences:
+            check_verbatim(raw, s.start, s.end, s.text)
+            assert s.text == collapse_whitespace(raw[s.start : s.end])
+            assert not raw[s.start].isspace() and not raw[s.end - 1].isspace()
+
+
+def test_there_are_five_sample_articles():
+    assert len(FILES) == 5
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_offsets_round_trip(name: str):
+    assert_verbatim(read(name), parse(name))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sentences_are_in_order_and_do_not_overlap(name: str):
+    sentences = [s for p in parse(name).paragraphs for s in p.sentences]
+    for before, after in pairwise(sentences):
+        assert before.end <= after.start
+
+
+@pytest.mark.parametrize(
+    ("prefix", "paragraphs", "sections"),
+    [("000", 16, 6), ("001", 19, 3), ("002", 13, 4), ("003", 5, 0), ("004", 11, 2)],
+)
+def test_paragraph_and_section_counts(prefix: str, paragraphs: int, sections: int):
+    article = parse(file_named(prefix))
+    assert [p.number for p in article.paragraphs] == list(range(1, paragraphs + 1))
+    assert len(article.sections) == sections
+
+
+@pytest.mark.parametrize(
+    ("prefix", "title"),
+    [
+        (
+            "000",
+            "Eine hochrangige US-Delegation ist auf dem Weg nach Moskau, um Verhandlungen über "
+            "einen möglichen Waffenstillstand in…",
+        ),
+        (
+            "001",
+            "US-Präsident Donald Trump und Russlands Präsident Wladimir Putin werden am Dienstag "
+            "ein Telefongespräch führen, um…",
+        ),
+        (
+            "002",
+            "US-Präsident Donald Trump hat sich nach getrennten Gesprächen mit dem russischen "
+            "Staatsoberhaupt Wladimir Putin und…",
+        ),
+        ("003", "Trump initiiert neuen Anlauf zur Konfliktlösung zwischen Russland und Ukraine"),
+        (
+            "004",
+            "Die Außenminister der USA und Russlands haben nach Angaben aus Washington über das "
+            "weitere Vorgehen bei den Gesprächen…",
+        ),
+    ],
+)
+def test_titles(prefix: str, title: str):
+    assert parse(file_named(prefix)).title == title
+    assert len(title) <= 120
+
+
+def test_heading_at_the_top_is_the_title_not_a_section():
+    article = parse(file_named("003"))
+    assert article.sections == ()
+    assert {p.section for p in article.paragraphs} == {None}
+    assert not article.paragraphs[0].text.startswith("Trump initiiert")
+
+
+def test_inline_date_prefix_is_metadata():
+    article = parse(file_named("004"))
+    assert article.date == "2025-03"
+    assert article.paragraphs[0].text.startswith("Die Außenminister")
+    for name in FILES:
+        assert not any(p.text.lower().startswith("date") for p in parse(name).paragraphs)
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003"])
+def test_no_date_means_none(prefix: str):
+    assert parse(file_named(prefix)).date is None
+
+
+def test_artifact_line_is_dropped():
+    article = parse(file_named("001"))
+    assert article.paragraphs[-1].text.endswith("nicht auf dem Tisch liege.")
+    for name in FILES:
+        assert "MAB" not in [p.text for p in parse(name).paragraphs]
+
+
+def test_compound_hyphen_across_blank_lines_is_joined():
+    article = parse(file_named("001"))
+    matches = [p for p in article.paragraphs if "NATO-Mitgliedschaft verzichte" in p.text]
+    assert len(matches) == 1
+    assert matches[0].text.startswith("Russland hat stets weitreichende Forderungen")
+
+
+def test_split_word_across_blank_line_is_joined():
+    raw = "Die Verhand-\n\nlungen laufen. Die NATO-\n\nMitgliedschaft bleibt offen."
+    article = parse_article(raw, "synthetic.txt")
+    assert all_sentences(article) == [
+        "Die Verhandlungen laufen.",
+        "Die NATO-Mitgliedschaft bleibt offen.",
+    ]
+    assert_verbatim(raw, article)
+
+
+def test_headings_of_the_single_newline_file():
+    article = parse(file_named("000"))
+    assert article.sections == (
+        "Trump und Putin: Ein mögliches Gespräch?",
+        "Wer leitet die Moskauer Gespräche?",
+        "Putins Besuch in Kursk: Eine Machtdemonstration?",
+        "Ukraines strategischer Rückzug",
+        "Trumps Druckmittel gegenüber Russland",
+        "Was kommt als Nächstes?",
+    )
+    witkoff = next(p for p in article.paragraphs if "Steve Witkoff" in p.text)
+    assert witkoff.section == "Wer leitet die Moskauer Gespräche?"
+    assert article.paragraphs[0].section is None
+
+
+def test_quote_intro_ending_in_colon_is_content():
+    article = parse(file_named("000"))
+    assert (
+        "In einem Beitrag auf Telegram schrieb er: „In den schwierigsten Situationen bleibt "
+        "meine Priorität, das Leben ukrainischer Soldaten zu retten.“"
+    ) in all_sentences(article)
+
+
+def test_list_items_are_one_paragraph_with_their_intro():
+    article = parse(file_named("000"))
+    listing = next(p for p in article.paragraphs if p.text.startswith("Angesichts"))
+    assert listing.section == "Was kommt als Nächstes?"
+    assert [s.text for s in listing.sentences[1:]] == [
+        "Wird Russland den von den USA unterstützten Waffenstillstand akzeptieren?",
+        "Kann die Ukraine eine langfristige Sicherheitsgarantie erreichen?",
+        "Wird Trump Finanzsanktionen verhängen, um Moskau unter Druck zu setzen?",
+    ]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sections_are_short_and_never_list_items(name: str):
+    for section in parse(name).sections:
+        assert len(section.split()) <= 12
+        assert not section.startswith("-")
+
+
+def test_ordinal_date_is_not_a_sentence_end():
+    sentences = all_sentences(parse(file_named("001")))
+    assert any(s.startswith("Am 17. März skizzierte Präsident Trump") for s in sentences)
+    assert "Am 17." not in sentences
+
+
+def test_quote_with_a_period_inside_stays_one_sentence():
+    sentences = all_sentences(parse(file_named("001")))
+    assert "„Wir werden über Land sprechen. Wir werden über Kraftwerke sprechen“, sagte er." in (
+        sentences
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("date: 2025-03-17\n", "2025-03-17"),
+        ("Datum: 17.03.2025\n", "2025-03-17"),
+        ("Date: 2025-03\n", "2025-03"),
+        ("DATUM: 17. März 2025\n", "2025-03-17"),
+        ("Date: March 17, 2025\n", "2025-03-17"),
+        ("date: 2025-03-17T09:30:00Z\n", "2025-03-17"),
+        ("Datum: 17.03.2025, 14:30 Uhr\n", "2025-03-17"),
+        ("2025-03-17\n", "2025-03-17"),
+        ("Überschrift\nDatum: 17.03.2025\n", "2025-03-17"),
+        ("Datum: 31.02.2025\n", None),
+        ("", None),
+    ],
+)
+def test_date_lines(header: str, expected: str | None):
+    raw = header + "Die Ukraine stimmte zu. Russland zögert."
+    article = parse_article(raw, "synthetic.txt")
+    assert article.date == expected
+    if expected:
+        assert not any("2025" in s for s in all_sentences(article))
+    assert_verbatim(raw, article)
+
+
+def test_inline_date_prefix_keeps_offsets():
+    raw = " date 2025-03-17 Die Ukraine stimmte zu."
+    article = parse_article(raw, "synthetic.txt")
+    assert article.date == "2025-03-17"
+    assert all_sentences(article) == ["Die Ukraine stimmte zu."]
+    assert article.paragraphs[0].start == raw.index("Die")
+
+
+def test_crlf_and_bom_parse_like_the_original():
+    name = file_named("001")
+    original = parse(name)
+    raw = "\ufeff" + read(name).replace("\n", "\r\n")
+    converted = parse_article(raw, name)
+    assert [p.text for p in converted.paragraphs] == [p.text for p in original.paragraphs]
+    assert converted.sections == original.sections
+    assert converted.title == original.title
+    assert_verbatim(raw, converted)
+
+
+def test_tabs_and_stray_spaces_collapse():
+    raw = "\tErster\t Satz  hier.\t\n\n   Zweiter   Absatz.   "
+    article = parse_article(raw, "synthetic.txt")
+    assert [p.text for p in article.paragraphs] == ["Erster Satz hier.", "Zweiter Absatz."]
+    assert_verbatim(raw, article)
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\n\n\t\r\n", "\ufeff", "MAB"])
+def test_empty_text_has_no_paragraphs(raw: str):
+    article = parse_article(raw, "empty.txt")
+    assert article.paragraphs == ()
+    assert article.title is None
+    assert article.date is None
+
+
+def test_text_without_headings():
+    raw = "Nur ein Absatz. Mit zwei Sätzen."
+    article = parse_article(raw, "plain.txt")
+    assert article.sections == ()
+    assert article.title == "Nur ein Absatz."
+    assert article.paragraphs[0].section is None
+
+
+def test_huge_line_without_punctuation_finishes_verbatim():
+    raw = "wort " * 40_000
+    article = parse_article(raw, "huge.txt")
+    assert_verbatim(raw, article)
+    sentences = [s for p in article.paragraphs for s in p.sentences]
+    assert len(sentences) > 1
+    assert sentences[0].start == 0
+    assert sentences[-1].end == len(raw.rstrip())
+
+
+def test_parse_is_pure():
+    name = file_named("000")
+    assert parse(name) == parse(name)
+
+
+def test_split_sentences_spans_exclude_whitespace():
+    text = "  Am 17. März sprach er.  „Das ist gut.“ Dann ging er.\n"
+    spans = split_sentences(text)
+    assert [text[a:b] for a, b in spans] == [
+        "Am 17. März sprach er.",
+        "„Das ist gut.“",
+        "Dann ging er.",
+    ]

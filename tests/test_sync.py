@@ -1,0 +1,145 @@
+"""Incremental sync: what gets embedded, replaced, removed and skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.store import IndexMismatchError, IndexStore, list_generations
+from index.sync import sync_index
+from tests.conftest import FakeEmbedder
+
+SAMPLE = "001_d3691be0234ce99a.txt"
+
+
+def test_first_sync_indexes_every_article(articles_dir: Path, index_dir: Path, fake_embedder):
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert len(report.added) == 5 and not report.updated and not report.removed
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    assert [a.path for a in store.articles()] == sorted(p.name for p in articles_dir.iterdir())
+    assert len(store) == report.chunks_embedded == sum(a.chunk_count for a in store.articles())
+
+
+def test_rerun_with_nothing_changed_embeds_and_writes_nothing(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    first = sync_index(articles_dir, index_dir, fake_embedder)
+    embedded = fake_embedder.passages_embedded
+
+    again = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert fake_embedder.passages_embedded == embedded
+    assert again.unchanged == 5 and not again.changed
+    assert again.generation == first.generation
+    assert len(list_generations(index_dir)) == 1
+
+
+def test_changed_article_is_the_only_one_reembedded(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    path = articles_dir / SAMPLE
+    path.write_text(path.read_text() + "\n\nEin neuer Absatz über Pinguine in der Antarktis.\n")
+    embedded = fake_embedder.passages_embedded
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert report.updated == [SAMPLE] and report.unchanged == 4 and not report.added
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    chunks = store.chunks(store.article_chunk_ids(SAMPLE))
+    sentences = sum(len(c.sentences) for c in chunks)
+    assert fake_embedder.passages_embedded - embedded == len(chunks) + sentences
+    assert "Pinguine" in chunks[-1].text
+    # the old version's vectors are gone, not duplicated
+    assert len(store) == sum(a.chunk_count for a in store.articles())
+
+
+def test_deleted_article_loses_its_vectors(articles_dir: Path, index_dir: Path, fake_embedder):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    before = IndexStore.open(index_dir, fake_embedder.model_id)
+    removed_ids = before.article_chunk_ids(SAMPLE)
+    (articles_dir / SAMPLE).unlink()
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    after = IndexStore.open(index_dir, fake_embedder.model_id)
+    assert report.removed == [SAMPLE]
+    assert SAMPLE not in {a.path for a in after.articles()}
+    assert len(after) == len(before) - len(removed_ids)
+    hits = {chunk_id for chunk_id, _ in after.search(before.chunk_vectors(removed_ids[:1])[0], 99)}
+    assert hits.isdisjoint(removed_ids)
+
+
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    (articles_dir / "empty.txt").write_text("   \n\n")
+    (articles_dir / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary")
+    (articles_dir / "latin1.txt").write_bytes("Gespräch über Frieden".encode("latin-1"))
+    (articles_dir / "huge.md").write_bytes(b"a" * 3_000_000)
+    (articles_dir / "notes.pdf").write_bytes(b"%PDF")  # not an article type: ignored silently
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {"empty.txt", "binary.txt", "latin1.txt", "huge.md"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "too large" in reasons["huge.md"]
+    assert len(report.added) == 5
+
+
+def test_markdown_and_nested_folders_are_read(articles_dir: Path, index_dir: Path, fake_embedder):
+    nested = articles_dir / "2025" / "march"
+    nested.mkdir(parents=True)
+    (nested / "extra.md").write_text("# Pinguine\n\nPinguine leben in der Antarktis.\n")
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert "2025/march/extra.md" in report.added
+
+
+def test_unreadable_update_keeps_the_indexed_version(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    (articles_dir / SAMPLE).write_bytes(b"")  # e.g. a copy that has only just started
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert [s.path for s in report.skipped] == [SAMPLE] and not report.removed
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    assert store.article_chunk_ids(SAMPLE)
+
+
+def test_index_built_with_another_model_is_refused(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    other = FakeEmbedder(dimension=32, model_id="other")
+
+    with pytest.raises(IndexMismatchError, match=r"newsbot index --rebuild"):
+        IndexStore.open(index_dir, other.model_id)
+    with pytest.raises(IndexMismatchError, match="fake-hash-64"):
+        sync_index(articles_dir, index_dir, other)
+
+    report = sync_index(articles_dir, index_dir, other, rebuild=True)
+    assert len(report.added) == 5
+    assert IndexStore.open(index_dir, other.model_id).manifest.dimension == 32
+
+
+def test_rebuild_reembeds_everything(articles_dir: Path, index_dir: Path, fake_embedder):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    report = sync_index(articles_dir, index_dir, fake_embedder, rebuild=True)
+    assert len(report.added) == 5 and report.unchanged == 0
+
+
+def test_empty_articles_folder_gives_an_empty_usable_index(tmp_path: Path, fake_embedder):
+    (tmp_path / "articles").mkdir()
+    sync_index(tmp_path / "articles", tmp_path / "index", fake_embedder)
+    store = IndexStore.open(tmp_path / "index", fake_embedder.model_id)
+    assert len(store) == 0
+    assert store.search(fake_embedder.embed_queries(["x"])[0], 5) == []
