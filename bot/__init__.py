@@ -1,0 +1,1 @@
+"""Front ends (CLI, chat, Telegram). The only package that reads settings."""

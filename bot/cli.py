@@ -1,0 +1,150 @@
+"""`newsbot` command line (commands per ../shared/CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+from index.embedders import EmbedderError, load_embedder
+from index.lock import IndexLockedError
+from index.store import IndexError_
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Answers questions about news articles with cited quotes."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_dirs(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument("--articles", type=Path, help="articles folder")
+        command.add_argument("--index", type=Path, help="index folder")
+        return command
+
+    index = with_dirs(commands.add_parser("index", help="sync the index with the articles"))
+    index.add_argument("--rebuild", action="store_true", help="start from scratch")
+
+    ask = with_dirs(commands.add_parser("ask", help="answer a question (or each stdin line)"))
+    ask.add_argument("question", nargs="?", help="the question; omit to read lines from stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("--top", type=int, default=5, help="at most N quotes (default 5)")
+
+    with_dirs(commands.add_parser("chat", help="interactive chat in the terminal"))
+
+    evaluate = with_dirs(commands.add_parser("eval", help="score answers against a gold file"))
+    evaluate.add_argument("file", type=Path, help="questions in the shared/eval JSONL format")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    with_dirs(commands.add_parser("watch", help="keep the index in sync until interrupted"))
+    with_dirs(commands.add_parser("telegram", help="run the Telegram bot"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(articles_dir=args.articles, index_dir=args.index)
+    except ValueError as exc:
+        print(f"newsbot: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args, settings)
+    except (IndexError_, EmbedderError, IndexLockedError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import run_sync, stderr_console
+
+    console = stderr_console()
+    embedder = load_embedder(settings.embedding_model)
+    report = run_sync(settings, embedder, rebuild=args.rebuild, console=console)
+    print(f"newsbot index: {report.summary()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import open_answerer
+    from retrieval.render import render_plain
+
+    if args.top < 1:
+        print("newsbot: --top must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    answerer = open_answerer(settings)
+    questions = [args.question] if args.question is not None else _stdin_questions()
+    for question in questions:
+        answer = answerer.answer(question, top=args.top)
+        text = render_plain(answer)
+        if args.json:
+            payload = {
+                "question": answer.question,
+                "answered": answer.answered,
+                "text": text,
+                "quotes": [q.to_json() for q in answer.quotes],
+                "timing_ms": {k: round(v, 2) for k, v in answer.timing_ms.items()},
+            }
+            print(json.dumps(payload, ensure_ascii=False), flush=True)
+        else:
+            print(text, end="\n\n" if len(questions) > 1 else "\n", flush=True)
+    return EXIT_OK
+
+
+def _stdin_questions() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chat import run_chat
+
+    return run_chat(settings)
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import open_answerer
+    from retrieval.evaluate import evaluate_file, format_report
+
+    answerer = open_answerer(settings)
+    report = evaluate_file(answerer, args.file)
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.watch import run_watch
+
+    return run_watch(settings)
+
+
+def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram_app import run_telegram
+
+    return run_telegram(settings)
+
+
+COMMANDS = {
+    "index": cmd_index,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "eval": cmd_eval,
+    "watch": cmd_watch,
+    "telegram": cmd_telegram,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

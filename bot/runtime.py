@@ -1,0 +1,64 @@
+"""Turning settings into the objects the front ends share (embedder, index, answerer)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.settings import Settings
+from index.embedders import Embedder, load_embedder
+from index.store import IndexStore
+from index.sync import ProgressCallback, SyncReport, sync_index
+from retrieval.answerer import Answerer
+
+
+def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
+    """Load the model and the live index; raises `IndexError_` with a recovery hint."""
+    embedder = embedder or load_embedder(settings.embedding_model)
+    store = IndexStore.open(settings.index_dir, embedder.model_id)
+    return Answerer(store, embedder, candidates=settings.candidates)
+
+
+@contextmanager
+def progress_bar(console: Console) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on a terminal; nothing when output is piped or in CI."""
+    if not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
+
+        def update(done: int, total: int, current: str) -> None:
+            progress.update(task, completed=done, total=total, description=current)
+
+        yield update
+
+
+def run_sync(
+    settings: Settings, embedder: Embedder, *, rebuild: bool = False, console: Console | None = None
+) -> SyncReport:
+    console = console or Console(stderr=True)
+    with progress_bar(console) as progress:
+        report = sync_index(
+            settings.articles_dir, settings.index_dir, embedder, rebuild=rebuild, progress=progress
+        )
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+    for failed in report.failed:
+        console.print(f"[red]failed[/] {failed.path}: {failed.reason}", highlight=False)
+    return report
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())

@@ -1,0 +1,54 @@
+"""Settings from the environment and an optional `.env` (names per ../shared/CONTRACT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting has a default except the bot token, which only `newsbot telegram` needs.
+
+    The token is a `SecretStr`, so printing or logging the settings never shows it.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    articles_dir: Path = Field(Path("articles"), alias="NEWSBOT_ARTICLES_DIR")
+    index_dir: Path = Field(Path(".newsbot/index"), alias="NEWSBOT_INDEX_DIR")
+    embedding_model: str = Field("multilingual-e5-small-q4", alias="NEWSBOT_EMBEDDING_MODEL")
+    candidates: int = Field(20, alias="NEWSBOT_CANDIDATES", ge=1, le=1000)
+    telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_base_url: str = Field(DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
+    telegram_allowed_chat_ids: IdList = Field(frozenset(), alias="TELEGRAM_ALLOWED_CHAT_IDS")
+    telegram_admin_ids: IdList = Field(frozenset(), alias="TELEGRAM_ADMIN_IDS")
+
+    @field_validator("telegram_allowed_chat_ids", "telegram_admin_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            try:
+                return frozenset(int(p) for p in parts if p)
+            except ValueError:
+                raise ValueError(f"expected comma-separated numeric ids, got {value!r}") from None
+        return value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings with command-line options (non-None `overrides`) winning over the environment."""
+    settings = Settings()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=changes) if changes else settings

@@ -1,0 +1,1 @@
+"""Search, quote selection and abstention. Never imports `bot`."""

@@ -1,0 +1,44 @@
+"""What an answer is: the contract between retrieval and every front end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A verbatim passage with its citation (fields as in ../shared/CONTRACT.md)."""
+
+    text: str
+    article: str
+    title: str | None
+    date: str | None
+    section: str | None
+    paragraph: int
+    start: int
+    end: int
+    score: float
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "article": self.article,
+            "title": self.title,
+            "date": self.date,
+            "section": self.section,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Quotes best first, or `answered=False` with no quotes when the articles don't answer."""
+
+    question: str
+    answered: bool
+    quotes: tuple[Quote, ...]
+    language: str  # "de" or "en": the language replies to this question are written in
+    timing_ms: dict[str, float] = field(default_factory=dict)
