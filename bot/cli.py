@@ -85,7 +85,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.top < 1:
         print("newsbot: --top must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    answerer = open_answerer(settings)
+    answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     questions = [args.question] if args.question is not None else _stdin_questions()
     for question in questions:
         answer = answerer.answer(question, top=args.top)
@@ -118,7 +118,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_answerer
     from retrieval.evaluate import evaluate_file, format_report
 
-    answerer = open_answerer(settings)
+    answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     report = evaluate_file(answerer, args.file)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return EXIT_OK

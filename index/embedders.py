@@ -89,7 +89,11 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use a local "
                 "path or a model that a package ships."
             ) from exc
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length or 512)
         self.model_id = f"st:{_stable_name(name)}"
         self._query_prefix, self._passage_prefix = _prompts_for(name, self._model)
@@ -111,9 +115,10 @@ class SentenceTransformerEmbedder:
 
 
 def _stable_name(name: str) -> str:
-    """A local path is named by its folder name, so moving a venv does not orphan the index."""
+    """A local path is named by its last two folder names, so moving a venv does not orphan
+    the index while `pkg_a/model` and `pkg_b/model` stay distinct."""
     path = Path(name)
-    return path.name if path.exists() else name
+    return "/".join(path.resolve().parts[-2:]) if path.exists() else name
 
 
 def _prompts_for(name: str, model: object) -> tuple[str, str]:

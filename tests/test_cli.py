@@ -1,0 +1,58 @@
+"""`newsbot index` through the real entry point (with the fake embedder for speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from index.lock import WriterLock
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, articles_dir: Path, index_dir: Path, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    embedder = FakeEmbedder()
+    monkeypatch.setattr(cli, "load_embedder", lambda name=None: embedder)
+
+    def run(*args: str) -> int:
+        return cli.main([*args, "--articles", str(articles_dir), "--index", str(index_dir)])
+
+    return run
+
+
+def test_index_then_rerun(run, capsys: pytest.CaptureFixture[str]):
+    assert run("index") == 0
+    assert "added 5, updated 0, removed 0" in capsys.readouterr().err
+    assert run("index") == 0
+    assert "unchanged 5" in capsys.readouterr().err
+
+
+def test_index_reports_skipped_files(run, articles_dir: Path, capsys):
+    (articles_dir / "broken.txt").write_bytes(b"\xff\xfe garbage \x00")
+    assert run("index") == 0
+    err = capsys.readouterr().err
+    assert "broken.txt" in err and "binary" in err and "skipped 1" in err
+
+
+def test_index_refuses_while_another_writer_holds_the_lock(run, index_dir: Path, capsys):
+    with WriterLock(index_dir):
+        assert run("index") == 1
+    assert "being written by another newsbot process" in capsys.readouterr().err
+
+
+def test_index_built_with_another_model_asks_for_rebuild(
+    run, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    assert run("index") == 0
+    monkeypatch.setattr(cli, "load_embedder", lambda name=None: FakeEmbedder(model_id="other"))
+    assert run("index") == 1
+    assert "newsbot index --rebuild" in capsys.readouterr().err
+    assert run("index", "--rebuild") == 0
+
+
+def test_ask_without_an_index_says_how_to_build_one(run, capsys):
+    assert run("ask", "Wer reist nach Moskau?") == 1
+    assert "newsbot index" in capsys.readouterr().err

