@@ -42,3 +42,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     language: str  # "de" or "en": the language replies to this question are written in
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # Why it was (not) answered: evidence strength (z-score against off-topic questions, None
+    # without candidates) and names in the question that the retrieved passages never mention.
+    strength: float | None = None
+    unknown_terms: tuple[str, ...] = ()

@@ -1,0 +1,191 @@
+"""Abstention: the language of the reply, names the articles never mention, and the decision
+with the real model in both languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.store import IndexStore
+from index.sync import sync_index
+from retrieval.abstain import (
+    Baseline,
+    decide,
+    fold,
+    is_mentioned,
+    name_terms,
+    text_keys,
+    unknown_terms,
+)
+from retrieval.answerer import Answerer
+from retrieval.language import detect_language
+from retrieval.render import NOT_ANSWERED, render_plain
+from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+
+# --- the question's language ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("What conditions did Putin set?", "en"),
+        ("Wie lange soll die vorgeschlagene Waffenruhe dauern?", "de"),
+        ("Wer hat die Fußball-Weltmeisterschaft 2014 gewonnen?", "de"),
+        ("Who won the 2014 World Cup?", "en"),
+        ("Und was ist mit Dnipro?", "de"),
+        ("And what about it?", "en"),
+        ("Waffenruhe?", "de"),
+        ("Kellogg?", "en"),
+        ("Mit wem sprach Rubio?", "de"),
+    ],
+)
+def test_language_of_the_question(question: str, language: str) -> None:
+    assert detect_language(question) == language
+
+
+# --- names the passages never mention ---------------------------------------------------------
+
+ARTICLES_TEXT = " ".join(p.read_text(encoding="utf-8") for p in SAMPLE_ARTICLES.glob("*.txt"))
+KEYS = text_keys([ARTICLES_TEXT])
+
+
+@pytest.mark.parametrize(
+    ("name", "spelled_in_the_articles"),
+    [
+        ("Zelensky", "Selenskyj"),
+        ("Lavrov", "Lawrow"),
+        ("Peskov", "Peskow"),
+        ("Kharkiv", "Charkiw"),
+        ("Moscow", "Moskau"),
+        ("Italy", "italienische"),
+        ("Russian", "russischen"),
+        ("Putin's", "Putin"),
+        ("Kremlin", "Kreml"),
+        ("President", "Präsident"),
+        ("Regierung", "Bundesregierung"),
+    ],
+)
+def test_names_match_across_spellings(name: str, spelled_in_the_articles: str) -> None:
+    assert spelled_in_the_articles in ARTICLES_TEXT
+    assert is_mentioned(name, KEYS)
+
+
+@pytest.mark.parametrize(
+    "name", ["China", "Erdogan", "Pope", "Brazil", "2014", "Indien", "Präsidentschaftswahl"]
+)
+def test_names_the_articles_never_mention(name: str) -> None:
+    assert not is_mentioned(name, KEYS)
+
+
+def test_name_terms_skip_question_words_and_keep_numbers() -> None:
+    assert name_terms("What did China say about the ceasefire proposal?") == ["China"]
+    assert name_terms("Who won the 2014 World Cup?") == ["2014", "World", "Cup"]
+    assert name_terms("Wie lange soll die Waffenruhe dauern?") == ["Waffenruhe"]
+    assert unknown_terms("What did Zelensky offer Trump?", KEYS) == ()
+    assert unknown_terms("Was sagt Indien zu den Verhandlungen?", KEYS) == ("Indien",)
+    assert fold("Selenskyj") == fold("Zelensky")
+
+
+def test_decision_needs_more_evidence_when_a_name_is_unknown() -> None:
+    assert not decide(1.0, ()).answered
+    assert decide(3.0, ()).answered
+    assert not decide(3.0, ("China",)).answered
+    assert decide(9.0, ("China",)).answered
+    assert decide(3.0, ("China",)).reason == "names not in the articles"
+
+
+def test_strength_is_measured_against_the_off_topic_baseline() -> None:
+    baseline = Baseline(
+        generic={"en": np.array([1.0, 0.0], dtype=np.float32)},
+        mean={"en": 0.1},
+        spread={"en": 0.05},
+    )
+    query = np.array([0.6, 0.8], dtype=np.float32)
+    vectors = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    # best of (query - generic) · v = max(0.8, -0.4) = 0.8 → (0.8 - 0.1) / 0.05 = 14
+    assert baseline.strength(query, vectors, "en") == pytest.approx(14.0)
+    assert baseline.strength(query, vectors[:0], "en") == float("-inf")
+
+
+# --- with the fake embedder: plumbing on small and empty indexes --------------------------------
+
+
+def test_an_empty_index_abstains(tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    embedder = FakeEmbedder()
+    sync_index(tmp_path / "articles", tmp_path / "index", embedder)
+    answer = Answerer(IndexStore.open(tmp_path / "index"), embedder).answer("Wer ist Kellogg?")
+    assert not answer.answered and answer.quotes == () and answer.language == "de"
+    assert answer.strength is None
+
+
+def test_a_one_article_index_still_answers_what_it_holds(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "kiel.txt").write_text(
+        "Hafen\n\nIm Hafen von Kiel legte ein Frachter voller Pinguine an.\n", encoding="utf-8"
+    )
+    embedder = FakeEmbedder()
+    sync_index(articles, tmp_path / "index", embedder)
+    answerer = Answerer(IndexStore.open(tmp_path / "index"), embedder)
+    assert answerer.answer("Frachter Pinguine Kiel").answered
+    assert not answerer.answer("Wer gewann die Bundesliga 1997 gegen Bayern?").answered
+
+
+# --- with the real model ---------------------------------------------------------------------
+
+OFF_TOPIC = [
+    ("What is the population of Brazil?", "en"),
+    ("How do I make a good espresso at home?", "en"),
+    ("Wer hat die Fußball-Weltmeisterschaft 2014 gewonnen?", "de"),
+    ("Wie viele Einwohner hat München?", "de"),
+]
+ON_TOPIC_UNANSWERED = [
+    ("What did China say about the ceasefire proposal?", "en"),
+    ("What did the Pope say about the peace talks?", "en"),
+    ("Ab welchem Datum gilt die Waffenruhe offiziell?", "de"),
+    ("Was sagt Indien zu den Verhandlungen über eine Waffenruhe?", "de"),
+]
+ANSWERED = [
+    ("What conditions did Putin set?", "en"),
+    ("Welche Städte wurden von russischen Drohnen getroffen?", "de"),
+]
+
+
+@pytest.fixture(scope="module")
+def answerer(real_index: Path, real_embedder) -> Answerer:
+    answerer = Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)
+    answerer.warm_up()
+    return answerer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "language"), OFF_TOPIC + ON_TOPIC_UNANSWERED)
+def test_unanswered_questions_abstain_in_their_language(
+    answerer: Answerer, question: str, language: str
+) -> None:
+    answer = answerer.answer(question)
+    assert not answer.answered
+    assert answer.quotes == ()
+    assert answer.language == language
+    assert render_plain(answer) == NOT_ANSWERED[language]
+    assert "/sources" in render_plain(answer)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "language"), ANSWERED)
+def test_answerable_questions_are_answered(
+    answerer: Answerer, question: str, language: str
+) -> None:
+    answer = answerer.answer(question)
+    assert answer.answered and answer.quotes
+    assert answer.language == language
+
+
+@pytest.mark.slow
+def test_an_off_topic_follow_up_is_not_carried_by_its_context(answerer: Answerer) -> None:
+    context = "What conditions did Putin set?"
+    assert not answerer.answer("And what is the capital of Australia?", context=context).answered
+    assert not answerer.answer("And what did China say about it?", context=context).answered

@@ -1,0 +1,131 @@
+"""The Answerer: its API, what it costs per question, multi-article answers and follow-ups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.store import IndexStore
+from index.sync import sync_index
+from index.verbatim import canonical
+from retrieval.answerer import Answerer
+from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+
+PUTIN_001 = "001_d3691be0234ce99a.txt"
+PUTIN_004 = "004_4a36d75bdf1d0814.txt"
+# FakeEmbedder's similarity is word overlap: a sentence of the article clears abstention.
+KRYWYJ = (
+    "Russische Drohnen und Raketen trafen mehrere ukrainische Städte, darunter Krywyj Rih, "
+    "Odessa, Dnipro und Charkiw."
+)
+
+
+@pytest.fixture(scope="module")
+def fake_store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
+    index = tmp_path_factory.mktemp("answerer") / "index"
+    sync_index(SAMPLE_ARTICLES, index, FakeEmbedder())
+    return IndexStore.open(index)
+
+
+def test_answer_api_timing_and_top(fake_store: IndexStore) -> None:
+    answerer = Answerer(fake_store, FakeEmbedder(), candidates=20)
+    answer = answerer.answer(KRYWYJ, top=4)
+    assert answer.answered and 1 <= len(answer.quotes) <= 4
+    assert answer.quotes[0].article == "000_c5834305b38bf562.txt"
+    assert "Krywyj Rih" in answer.quotes[0].text
+    assert set(answer.timing_ms) >= {"embed", "search", "total"}
+    assert answer.timing_ms["total"] >= answer.timing_ms["embed"] + answer.timing_ms["search"]
+    assert answer.language == "de"
+    assert answerer.answer("Which cities reported attacks?").language == "en"
+
+
+def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store: IndexStore) -> None:
+    embedder = FakeEmbedder()
+    answerer = Answerer(fake_store, embedder)
+    answerer.warm_up()  # the reference questions are embedded once, not per question
+    queries, passages = embedder.queries_embedded, embedder.passages_embedded
+    answerer.answer(KRYWYJ)
+    assert embedder.queries_embedded - queries == 1
+    answerer.answer("Und Dnipro?", context=KRYWYJ)
+    assert embedder.queries_embedded - queries == 3
+    assert embedder.passages_embedded == passages  # sentences are never embedded at query time
+    # A new Answerer for the same embedder (an index swap) does not embed them again.
+    Answerer(fake_store, embedder).warm_up()
+    assert embedder.queries_embedded - queries == 3
+
+
+def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store: IndexStore) -> None:
+    class Vanishing(IndexStore):
+        def article_text(self, path: str) -> str | None:
+            return None if path.startswith("000") else super().article_text(path)
+
+    store = Vanishing(fake_store.generation_dir, fake_store.manifest, fake_store._vectors)
+    answer = Answerer(store, FakeEmbedder()).answer(KRYWYJ, top=10)
+    assert all(not q.article.startswith("000") for q in answer.quotes)
+
+
+# --- with the real model ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def answerer(real_index: Path, real_embedder) -> Answerer:
+    answerer = Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)
+    answerer.warm_up()
+    return answerer
+
+
+def gold_rank(quotes, article: str, text: str) -> int | None:
+    for rank, quote in enumerate(quotes, start=1):
+        if quote.article == article and canonical(text) in canonical(quote.text):
+            return rank
+    return None
+
+
+@pytest.mark.slow
+def test_answers_gather_quotes_from_several_articles(answerer: Answerer) -> None:
+    answer = answerer.answer("What conditions did Putin set?")
+    articles = [q.article for q in answer.quotes]
+    assert PUTIN_001 in articles and PUTIN_004 in articles
+    [conditions] = [q for q in answer.quotes if "Verbot jeglicher militärischer" in q.text]
+    # "Dabei deutete er Bedingungen an …" comes with the sentence that says who "er" is.
+    assert conditions.text.startswith("Am Donnerstag erklärte Putin")
+    assert conditions.paragraph == 6 and conditions.section.startswith("Moskaus Zurückhaltung")
+
+
+@pytest.mark.slow
+def test_the_truce_reported_in_three_articles_is_quoted_without_repeats(
+    answerer: Answerer,
+) -> None:
+    answer = answerer.answer("Wie lange soll die vorgeschlagene Waffenruhe dauern?", top=10)
+    texts = [canonical(q.text) for q in answer.quotes]
+    assert len(texts) == len(set(texts))
+    truce = {q.article for q in answer.quotes if "30-tägig" in q.text}
+    assert len(truce) >= 2  # differently worded reports are not duplicates
+    assert gold_rank(answer.quotes[:3], PUTIN_004, "30-tägige Waffenruhe")
+
+
+@pytest.mark.slow
+def test_follow_up_context_finds_what_the_question_alone_does_not(answerer: Answerer) -> None:
+    question, context = "And how did Zelensky react to that?", "What conditions did Putin set?"
+    followed = answerer.answer(question, context=context)
+    assert gold_rank(followed.quotes[:3], PUTIN_004, "sehr manipulativ")
+
+
+@pytest.mark.slow
+def test_an_unrelated_context_does_not_hurt_a_standalone_question(answerer: Answerer) -> None:
+    question = "Which Ukrainian cities were hit by Russian drones and missiles?"
+    alone = answerer.answer(question)
+    noisy = answerer.answer(question, context="Why did Putin criticise Kellogg?")
+    gold = ("000_c5834305b38bf562.txt", "Krywyj Rih, Odessa, Dnipro und Charkiw")
+    assert gold_rank(alone.quotes, *gold) == 1
+    assert gold_rank(noisy.quotes, *gold) == 1
+
+
+def test_a_follow_up_without_language_cues_answers_in_the_conversations_language(
+    fake_store: IndexStore,
+) -> None:
+    answerer = Answerer(fake_store, FakeEmbedder())
+    assert answerer.answer("Kellogg?", context="Wer ist der Sondergesandte?").language == "de"
+    assert answerer.answer("Kellogg?", context="Who is the envoy?").language == "en"
+    assert answerer.answer("Kellogg?").language == "en"
