@@ -41,6 +41,7 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.drop_to_answer
 
 clean:
 	rm -rf $(VENV) .newsbot

@@ -173,7 +173,7 @@ class AddedArticle:
     problem: str | None = None
 
 
-def add_article(live: LiveIndex, original_name: str, data: bytes) -> AddedArticle:
+def save_and_index(live: LiveIndex, original_name: str, data: bytes) -> AddedArticle:
     """Save an upload and index it now (blocking: run it in a worker thread)."""
     saved = save_upload(live.articles_dir, original_name, data)
     report = live.sync()
@@ -204,7 +204,8 @@ def describe_added(added: AddedArticle, original_name: str) -> str:
         lines.append(f"But I could not index it: {added.problem}.")
     else:
         lines.append(f"Title: {added.title or '(none)'}")
-        lines.append(f"Indexed in {added.chunk_count} chunks; you can ask about it now.")
+        chunks = f"{added.chunk_count} chunk{'' if added.chunk_count == 1 else 's'}"
+        lines.append(f"Indexed in {chunks}; you can ask about it now.")
     return "\n".join(lines)
 
 
@@ -268,7 +269,7 @@ async def handle_document(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     telegram_file = await document.get_file()
     data = bytes(await telegram_file.download_as_bytearray())
     try:
-        added = await asyncio.to_thread(add_article, _live(context), original_name, data)
+        added = await asyncio.to_thread(save_and_index, _live(context), original_name, data)
     except ValueError as exc:
         await message.reply_text(f"I can't add {original_name}: {exc}.")
         return

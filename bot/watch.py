@@ -45,7 +45,11 @@ _IGNORED_EVENT_TYPES = frozenset({"opened", "closed_no_write"})
 def fingerprint(articles_dir: Path) -> Fingerprint:
     """What changes whenever an article is added, removed, edited or still being written."""
     entries = set()
-    for path in discover(Path(articles_dir)):
+    try:
+        paths = discover(Path(articles_dir))
+    except OSError:  # the folder vanished mid-scan; syncing is refused until it is back
+        return frozenset()
+    for path in paths:
         try:
             stat = path.stat()
         except OSError:  # removed between listing and stat: it's simply not there
@@ -213,13 +217,18 @@ class ArticleWatcher:
     def _run(self) -> None:
         next_rescan = time.monotonic()  # look at once: catch what changed while we were away
         while True:
-            next_rescan = self._wait_for_change(next_rescan)
-            if next_rescan is None:
-                return
-            settled = self._wait_until_settled()
-            if settled is None:
-                return
-            self._sync_once(settled)
+            try:
+                next_rescan = self._wait_for_change(next_rescan)
+                if next_rescan is None:
+                    return
+                settled = self._wait_until_settled()
+                if settled is None:
+                    return
+                self._sync_once(settled)
+            except Exception:  # a bug here must not silently end all future syncs
+                log.exception("article watcher failed; carrying on")
+                if self._sleep(self.rescan_seconds):
+                    return
 
     def _wait_for_change(self, next_rescan: float) -> float | None:
         """Block until a change is pending; return the next rescan time (None: stopping)."""

@@ -211,7 +211,7 @@ async def test_admin_upload_is_saved_indexed_and_answered_from(bot, articles_dir
 
     assert "Saved as Pinguine_im_Zoo.txt" in reply
     assert "Title: Pinguine in Berlin" in reply
-    assert re.search(r"Indexed in \d+ chunks", reply)
+    assert re.search(r"Indexed in \d+ chunks?;", reply)
     assert (articles_dir / "Pinguine_im_Zoo.txt").read_bytes() == ARTICLE.encode()
     answer = live.answer("Im Berliner Zoo sind drei Kaiserpinguine geschlüpft.")
     assert answer.quotes[0].article == "Pinguine_im_Zoo.txt"
@@ -398,3 +398,39 @@ async def test_one_watching_bot_per_index(articles_dir: Path, index_dir: Path):
     await start_watching(second)  # free again
     await stop_watching(second)
     await stop_watching(second)  # twice is harmless (post_shutdown after a failed start)
+
+
+async def test_the_full_bot_takes_admin_uploads_and_refuses_strangers(
+    articles_dir: Path, index_dir: Path, monkeypatch
+):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
+    live.sync()
+    with FakeTelegram(token=TOKEN, max_poll_seconds=0.5) as tg:
+        settings = bot_settings(tg, articles_dir, index_dir).model_copy(
+            update={"telegram_admin_ids": frozenset({ADMIN})}
+        )
+        app = build_application(settings, live)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(timeout=5)
+            try:
+                since = len(tg.requests)
+                tg.push_document(STRANGER, "kiel.txt", f"Hafen\n\n{FREIGHTER}\n".encode())
+                _, refused = await tg.async_wait_for(message_to(STRANGER), since=since)
+
+                since = len(tg.requests)
+                tg.push_document(ADMIN, "kiel.txt", f"Hafen\n\n{FREIGHTER}\n".encode())
+                _, saved = await tg.async_wait_for(message_to(ADMIN), since=since)
+
+                since = len(tg.requests)
+                tg.push_message(STRANGER, FREIGHTER)
+                _, answer = await tg.async_wait_for(message_to(STRANGER), since=since)
+            finally:
+                await app.updater.stop()
+                await app.stop()
+        assert tg.errors == []
+    assert refused["text"] == NOT_ADMIN
+    assert saved["text"].startswith("Saved as kiel.txt.\nTitle: Hafen\nIndexed in 1 chunk;")
+    assert "kiel.txt" in answer["text"] and "Frachter voller Pinguine" in answer["text"]
