@@ -77,5 +77,8 @@ class LiveIndex:
 
     def _swap(self, store: IndexStore) -> None:
         # The old store is not closed: queries in flight may still be reading it. Its
-        # memory is released when the last reference goes.
-        self._answerer = Answerer(store, self.embedder, candidates=self.candidates)
+        # memory is released when the last reference goes. Warming up here, in the loading
+        # or syncing thread, keeps that one-time work out of the next question's latency.
+        answerer = Answerer(store, self.embedder, candidates=self.candidates)
+        answerer.warm_up()
+        self._answerer = answerer
