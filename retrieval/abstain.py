@@ -178,7 +178,9 @@ _NOT_NAMES = (
         "should has have had tell give please list name show explain describe summarize summarise "
         "any anything something else "
         "wann warum wieso weshalb wozu womit wofür wodurch welcher nenne erkläre beschreibe gib "
-        "zeig fasse hatten hätten können könnte sollte muss müssen ab seit außer etwa laut"
+        "zeig fasse hatten hätten können könnte sollte muss müssen ab seit außer etwa laut "
+        # English ranks and forms of address: capitalised before a name, never a name
+        "general lieutenant colonel major admiral marshal captain sergeant mr mrs ms dr sir"
     )
 )
 # English names of places, peoples and offices that German articles spell differently.
