@@ -309,6 +309,26 @@ def unknown_terms(question: str, keys: frozenset[str]) -> tuple[str, ...]:
     return tuple(term for term in name_terms(question) if not is_mentioned(term, keys))
 
 
+# --- is there a question at all? ------------------------------------------------------------
+
+# Greetings, thanks and chat filler: a message made only of these (and function words) asks
+# nothing, however close its vector happens to fall to some paragraph.
+_CHAT_WORDS = word_set(
+    "hi hello hey hallo moin servus ok okay thanks thank thx danke bitte yes no ja nein lol "
+    "test testing please pls hm hmm ah oh na"
+)
+_LETTERS = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+
+
+def has_content(question: str) -> bool:
+    """At least one word of two or more letters that is neither a function nor a chat word
+    (so "?", emoji, "ok thanks" or "what" are not questions to search for)."""
+    return any(
+        word.lower() not in _NOT_NAMES and word.lower() not in _CHAT_WORDS
+        for word in _LETTERS.findall(question)
+    )
+
+
 # --- the decision ------------------------------------------------------------------------------
 
 

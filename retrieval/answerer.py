@@ -29,6 +29,7 @@ from retrieval.abstain import (
     Verdict,
     build_baseline,
     decide,
+    has_content,
     text_keys,
     unknown_terms,
 )
@@ -87,6 +88,8 @@ class Answerer:
         started = time.perf_counter()
         language = detect_language(question, default=detect_language(context or ""))
         ready = time.perf_counter()
+        if not has_content(question) and not (context and has_content(context)):
+            return Answer(question, False, (), language, {"total": 0.0}, strength=None)
         own, query = self._embed(question, context)
         embedded = time.perf_counter()
         hits = self.store.search(query, self.candidates)

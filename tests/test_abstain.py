@@ -14,6 +14,7 @@ from retrieval.abstain import (
     Baseline,
     decide,
     fold,
+    has_content,
     is_mentioned,
     name_terms,
     text_keys,
@@ -87,6 +88,18 @@ def test_name_terms_skip_question_words_and_keep_numbers() -> None:
     assert unknown_terms("What did Zelensky offer Trump?", KEYS) == ()
     assert unknown_terms("Was sagt Indien zu den Verhandlungen?", KEYS) == ("Indien",)
     assert fold("Selenskyj") == fold("Zelensky")
+
+
+@pytest.mark.parametrize(
+    "message", ["?", "🙂🙂", "!!!", "ok thanks", "What?", "Wer?", "hallo", "42"]
+)
+def test_messages_without_a_content_word_ask_nothing(message: str) -> None:
+    assert not has_content(message)
+
+
+@pytest.mark.parametrize("message", ["Putin", "Waffenruhe?", "ceasefire", "Who is Witkoff?"])
+def test_keywords_and_questions_have_content(message: str) -> None:
+    assert has_content(message)
 
 
 def test_decision_needs_more_evidence_when_a_name_is_unknown() -> None:
@@ -190,3 +203,10 @@ def test_an_off_topic_follow_up_is_not_carried_by_its_context(answerer: Answerer
     context = "What conditions did Putin set?"
     assert not answerer.answer("And what is the capital of Australia?", context=context).answered
     assert not answerer.answer("And what did China say about it?", context=context).answered
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("message", ["?", "🙂🙂", "ok thanks", "test"])
+def test_a_message_that_asks_nothing_gets_no_quotes(answerer: Answerer, message: str) -> None:
+    answer = answerer.answer(message)
+    assert not answer.answered and answer.quotes == ()
