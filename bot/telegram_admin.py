@@ -34,8 +34,8 @@ from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 
-# Keys in `application.bot_data`; the first two are bot.telegram_app's BOT_DATA_SETTINGS and
-# BOT_DATA_LIVE (not imported: telegram_app imports this module).
+# Keys in `application.bot_data`; the first two are bot.telegram_state's BOT_DATA_SETTINGS and
+# BOT_DATA_LIVE.
 SETTINGS_KEY = "settings"
 LIVE_KEY = "live"
 WATCHER_KEY = "article_watcher"

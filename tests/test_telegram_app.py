@@ -16,8 +16,8 @@ from telegram.ext import Application
 
 from bot import telegram_app
 from bot.settings import Settings
+from bot.telegram_answers import MAX_QUESTION_CHARS
 from bot.telegram_app import (
-    MAX_QUESTION_CHARS,
     build_application,
     file_url_for,
     run_telegram,
