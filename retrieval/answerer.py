@@ -55,6 +55,9 @@ class Tuning:
     sentence_weight: float = SENTENCE_WEIGHT
     select_spread: float = SELECT_SPREAD
     follow_up_weight: float = FOLLOW_UP_WEIGHT
+    # How far a candidate moves towards its better neighbour paragraph (same section). On
+    # dev+extra: MRR .881 -> .886 at .3-.5, hit@3 unchanged; .7 traded dev MRR for hit@3.
+    neighbour_weight: float = 0.5
     min_strength: float = MIN_STRENGTH
     min_strength_with_unknown: float = MIN_STRENGTH_WITH_UNKNOWN_NAME
 
@@ -101,7 +104,8 @@ class Answerer:
         verdict = self._judge(question, own, language, own_hits, chunks, baseline)
         quotes: list[Quote] = []
         if verdict.answered:
-            quotes = self._quotes(query, [(by_id[i], s) for i, s in hits if i in by_id], top)
+            scored = self._smooth([(by_id[i], s) for i, s in hits if i in by_id], query)
+            quotes = self._quotes(query, scored, top)
         done = time.perf_counter()
         return Answer(
             question=question,
@@ -147,6 +151,38 @@ class Answerer:
             min_strength=self.tuning.min_strength,
             min_strength_with_unknown=self.tuning.min_strength_with_unknown,
         )
+
+    def _smooth(
+        self, scored: Sequence[tuple[Chunk, float]], query: np.ndarray
+    ) -> list[tuple[Chunk, float]]:
+        """Raise a paragraph towards its best neighbour in the same section: news paragraphs
+        continue each other, and one that names nobody ("Der ukrainische Staatschef …") is
+        found through the paragraph next to it."""
+        weight = self.tuning.neighbour_weight
+        if weight <= 0 or not scored:
+            return list(scored)
+        neighbours: dict[int, list[int]] = {}
+        for chunk, _ in scored:
+            ids = self._article_chunk_ids(chunk.article)
+            position = ids.index(chunk.id) if chunk.id in ids else -1
+            neighbours[chunk.id] = [
+                ids[p] for p in (position - 1, position + 1) if position >= 0 and 0 <= p < len(ids)
+            ]
+        wanted = sorted({i for ids in neighbours.values() for i in ids})
+        if not wanted:
+            return list(scored)
+        sections = {c.id: c.section for c in self.store.chunks(wanted)}
+        vector_scores = dict(zip(wanted, self.store.chunk_vectors(wanted) @ query, strict=True))
+        result = []
+        for chunk, score in scored:
+            near = [
+                float(vector_scores[i])
+                for i in neighbours[chunk.id]
+                if sections.get(i, object()) == chunk.section
+            ]
+            best = max(near, default=score)
+            result.append((chunk, score + weight * max(0.0, best - score)))
+        return result
 
     def _quotes(
         self, query: np.ndarray, scored: Sequence[tuple[Chunk, float]], top: int

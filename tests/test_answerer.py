@@ -129,3 +129,33 @@ def test_a_follow_up_without_language_cues_answers_in_the_conversations_language
     assert answerer.answer("Kellogg?", context="Wer ist der Sondergesandte?").language == "de"
     assert answerer.answer("Kellogg?", context="Who is the envoy?").language == "en"
     assert answerer.answer("Kellogg?").language == "en"
+
+
+def test_a_paragraph_is_raised_towards_its_neighbour_in_the_same_section(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "a.txt").write_text(
+        "Gespräche in Riad\n\n"
+        "Kellogg Witkoff Rubio trafen sich in Riad zu Gesprächen.\n\n"
+        "Der Gesandte sprach danach mit Journalisten über Wetter.\n\n"
+        "Anderes Thema\n\n"
+        "Pinguine leben in der Antarktis und fressen Fisch.\n",
+        encoding="utf-8",
+    )
+    embedder = FakeEmbedder()
+    sync_index(articles, tmp_path / "index", embedder)
+    store = IndexStore.open(tmp_path / "index")
+    first, second, other = store.chunks(store.article_chunk_ids("a.txt"))
+    query = embedder.embed_queries(["Kellogg Witkoff Rubio Riad"])[0]
+    raw = {c.id: float(store.chunk_vectors([c.id])[0] @ query) for c in (first, second, other)}
+
+    smoothed = dict(
+        (chunk.id, score)
+        for chunk, score in Answerer(store, embedder)._smooth(
+            [(c, raw[c.id]) for c in (first, second, other)], query
+        )
+    )
+
+    assert smoothed[first.id] == pytest.approx(raw[first.id])  # the best keeps its score
+    assert raw[second.id] < smoothed[second.id] < raw[first.id]  # pulled halfway up
+    assert smoothed[other.id] == pytest.approx(raw[other.id])  # another section: untouched
