@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -179,14 +179,35 @@ def select_quotes(
     """
     spans = [span for item in items for span in _chunk_spans(item, query, weight, spread)]
     spans.sort(key=lambda span: -span.score)
-    kept: list[_Span] = []
-    for span in spans:
-        if len(kept) >= top:
-            break
-        if not _is_duplicate(kept, span):
-            kept.append(span)
     raw_text = functools.cache(raw_text)  # several quotes from one article: one read
-    return [quote for span in kept if (quote := _to_quote(span, raw_text)) is not None]
+    kept: list[_Span] = []
+    quotes: list[Quote] = []
+    for span in spans:
+        if len(quotes) >= top:
+            break
+        if _is_duplicate(kept, span) or (quote := _to_quote(span, raw_text)) is None:
+            continue
+        kept.append(span)
+        overlapping = next((i for i, q in enumerate(quotes) if _overlaps(q, quote)), None)
+        if overlapping is None:
+            quotes.append(quote)
+        else:  # context of one quote is text of another: show the passage once
+            quotes[overlapping] = merge_quotes(
+                quotes[overlapping], quote, raw_text(quote.article) or ""
+            )
+    return quotes
+
+
+def _overlaps(a: Quote, b: Quote) -> bool:
+    return a.article == b.article and a.start < b.end and b.start < a.end
+
+
+def merge_quotes(better: Quote, other: Quote, raw: str) -> Quote:
+    """One quote covering both overlapping spans, cited where the better one's statement is."""
+    start, end = min(better.start, other.start), max(better.end, other.end)
+    text = collapse_whitespace(raw[start:end])
+    check_verbatim(raw, start, end, text)
+    return replace(better, text=text, start=start, end=end)
 
 
 def _chunk_spans(item: ScoredChunk, query: np.ndarray, weight: float, spread: float) -> list[_Span]:

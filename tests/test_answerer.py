@@ -159,3 +159,20 @@ def test_a_paragraph_is_raised_towards_its_neighbour_in_the_same_section(tmp_pat
     assert smoothed[first.id] == pytest.approx(raw[first.id])  # the best keeps its score
     assert raw[second.id] < smoothed[second.id] < raw[first.id]  # pulled halfway up
     assert smoothed[other.id] == pytest.approx(raw[other.id])  # another section: untouched
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Zelensky offer after his call with Trump?",
+        "What conditions did Putin set?",
+        "Wer begleitete Putin bei seinem Besuch in Kursk?",
+        "What did Witkoff say about his meeting with Putin?",
+    ],
+)
+def test_no_text_is_quoted_twice(answerer: Answerer, question: str) -> None:
+    quotes = answerer.answer(question, top=10).quotes
+    for i, a in enumerate(quotes):
+        for b in quotes[i + 1 :]:
+            assert a.article != b.article or a.end <= b.start or b.end <= a.start, (a, b)

@@ -11,11 +11,13 @@ from index.model import Chunk, Sentence
 from index.store import IndexStore
 from index.sync import sync_index
 from index.verbatim import NotVerbatimError, canonical, collapse_whitespace
+from retrieval.model import Quote
 from retrieval.quotes import (
     MAX_QUOTE_SENTENCES,
     ScoredChunk,
     context_span,
     make_quote,
+    merge_quotes,
     needs_predecessor,
     select_quotes,
 )
@@ -259,3 +261,16 @@ def test_asking_for_more_quotes_does_not_change_the_first_ones(store: IndexStore
 def test_a_missing_article_is_skipped(tmp_path: Path) -> None:
     item = ScoredChunk(toy_chunk("gone.txt", RAW), 0.8, np.vstack([unit(1, 0, 0)] * 3))
     assert select_quotes([item], unit(1, 0, 0), lambda _: None, top=3) == []
+
+
+def test_overlapping_quotes_merge_into_one_verbatim_quote() -> None:
+    raw = "Erster Satz hier.\n\nZweiter Satz dort. Dritter Satz am Ende.\n"
+    better = Quote(
+        "Zweiter Satz dort. Dritter Satz am Ende.", "a.txt", None, None, None, 2, 19, 59, 0.9
+    )
+    other = Quote("Erster Satz hier. Zweiter Satz dort.", "a.txt", None, None, None, 1, 0, 37, 0.8)
+
+    merged = merge_quotes(better, other, raw)
+
+    assert (merged.start, merged.end, merged.paragraph, merged.score) == (0, 59, 2, 0.9)
+    assert merged.text == "Erster Satz hier. Zweiter Satz dort. Dritter Satz am Ende."
