@@ -12,6 +12,7 @@ from bot.settings import Settings, load_settings
 from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
 from index.store import IndexError_
+from index.sync import ArticlesFolderMissingError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args, settings)
-    except (IndexError_, EmbedderError, IndexLockedError) as exc:
+    except (IndexError_, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

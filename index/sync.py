@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, str], None]
 
 
+class ArticlesFolderMissingError(FileNotFoundError):
+    """Syncing against a missing folder would drop every article; refuse instead."""
+
+
 @dataclass
 class SyncReport:
     added: list[str] = field(default_factory=list)
@@ -76,6 +80,10 @@ def sync_index(
     changed. A file that cannot be read keeps its previously indexed version."""
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    if not articles_dir.is_dir():  # a typo or an unmounted share, not "all articles deleted"
+        raise ArticlesFolderMissingError(
+            f"the articles folder {articles_dir} does not exist; the index was left unchanged"
+        )
     report = SyncReport()
     with WriterLock(index_dir, wait_seconds=lock_wait_seconds):
         base = None if rebuild else _open_base(index_dir, embedder)

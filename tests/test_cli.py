@@ -56,3 +56,13 @@ def test_index_built_with_another_model_asks_for_rebuild(
 def test_ask_without_an_index_says_how_to_build_one(run, capsys):
     assert run("ask", "Wer reist nach Moskau?") == 1
     assert "newsbot index" in capsys.readouterr().err
+
+
+def test_index_with_a_missing_articles_folder_changes_nothing(run, articles_dir: Path, capsys):
+    assert run("index") == 0
+    articles_dir.rename(articles_dir.with_name("moved"))
+    assert run("index") == 1
+    assert "does not exist" in capsys.readouterr().err
+    articles_dir.with_name("moved").rename(articles_dir)
+    assert run("index") == 0
+    assert "unchanged 5" in capsys.readouterr().err
