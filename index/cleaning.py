@@ -40,7 +40,9 @@ MAX_TITLE_CHARS = 120
 HEADER_LINES = 3  # a date is looked for in this many first non-empty lines
 SEGMENT_WINDOW = 2000  # pysbd sees at most this many chars at once, so work stays linear
 
+FRONT_MATTER_LINES = 40  # a `---` metadata block must close within this many lines
 _LINE = re.compile(r"[^\r\n]+")
+_MARKDOWN_HEADING = re.compile(r"#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
 _WORD_RUN = re.compile(r"\S+")
 _BULLET = re.compile(r"[-–—•*·▪][ \t]+(?=\S)")
 _ARTIFACT = re.compile(r"[A-ZÄÖÜ]{1,4}|[^\w]+")
@@ -96,6 +98,7 @@ class _Line:
     text: str
     blank_before: bool
     bullet: bool = False
+    marked_heading: bool = False  # a Markdown `# Heading`: a heading whatever its shape
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -104,9 +107,12 @@ class _Line:
 def parse_article(raw: str, path: str) -> ParsedArticle:
     """Clean one article file's decoded text; pure, and never raises on odd input."""
     lines = _content_lines(raw)
+    meta_title, meta_date, lines = _take_front_matter(lines)
     article_date, lines = _take_date(lines)
-    lines = [_strip_bullet(line) for line in lines]
+    article_date = article_date or meta_date
+    lines = [_strip_bullet(_strip_heading_marks(line)) for line in lines]
     title, sections, paragraphs = _structure(raw, lines)
+    title = meta_title or title
     if title is None and paragraphs:
         title = _shorten(paragraphs[0].sentences[0].text)
     return ParsedArticle(
@@ -170,6 +176,40 @@ def _strip_bounds(line: str) -> tuple[int, int]:
         stripped = stripped.lstrip().lstrip("\ufeff")
     left = len(line) - len(stripped)
     return left, left + len(stripped.rstrip())
+
+
+def _take_front_matter(lines: list[_Line]) -> tuple[str | None, str | None, list[_Line]]:
+    """A Markdown file's `---` block at the top is metadata (title, date), never content."""
+    if not lines or lines[0].text != "---":
+        return None, None, lines
+    closing = next(
+        (i for i, line in enumerate(lines[1:FRONT_MATTER_LINES], 1) if line.text == "---"), None
+    )
+    if closing is None:
+        return None, None, lines
+    title = date = None
+    for line in lines[1:closing]:
+        key, _, value = line.text.partition(":")
+        value = value.strip().strip("\"'")
+        if key.strip().lower() == "title" and value:
+            title = collapse_whitespace(value)
+        elif key.strip().lower() in ("date", "datum") and (found := _match_date(value, 0)):
+            date = found[0]
+    return title, date, lines[closing + 1 :]
+
+
+def _strip_heading_marks(line: _Line) -> _Line:
+    """`## Reaktionen aus Kiew` is the heading `Reaktionen aus Kiew`."""
+    match = _MARKDOWN_HEADING.match(line.text)
+    if match is None:
+        return line
+    return replace(
+        line,
+        start=line.start + match.start(1),
+        end=line.start + match.end(1),
+        text=match.group(1),
+        marked_heading=True,
+    )
 
 
 def _take_date(lines: list[_Line]) -> tuple[str | None, list[_Line]]:
@@ -278,7 +318,7 @@ def _heading_flags(lines: list[_Line]) -> list[bool]:
     flags = [False] * len(lines)
     for index, line in enumerate(lines):
         following = kept_after[index]
-        flags[index] = (
+        flags[index] = line.marked_heading or (
             shaped[index]
             and following is not None
             and body_from[following]
@@ -317,7 +357,7 @@ def _is_artifact(line: _Line) -> bool:
 
 
 def _ends_paragraph(line: _Line, following: _Line | None) -> bool:
-    if following is None:
+    if following is None or following.marked_heading:
         return True
     if line.bullet:
         continues = line.text.endswith("-") or (

@@ -285,3 +285,38 @@ def test_split_sentences_spans_exclude_whitespace():
         "„Das ist gut.“",
         "Dann ging er.",
     ]
+
+
+MARKDOWN_ARTICLE = """---
+title: "Waffenruhe: ein Test"
+date: 2025-03-18
+---
+
+# Waffenruhe in Sicht
+
+Der **Kreml** hat am Dienstag erklärt, dass er den Vorschlag prüft. Weitere Details folgen
+
+## Reaktionen aus Kiew ##
+
+Selenskyj begrüßte die Gespräche.
+"""
+
+
+def test_markdown_front_matter_and_headings() -> None:
+    article = parse_article(MARKDOWN_ARTICLE, "x.md")
+
+    assert article.title == "Waffenruhe: ein Test"
+    assert article.date == "2025-03-18"
+    assert article.sections == ("Reaktionen aus Kiew",)
+    first, second = article.paragraphs
+    assert first.section is None and first.text.startswith("Der **Kreml**")
+    assert first.text.endswith("Weitere Details folgen")  # the heading below ends it
+    assert second.section == "Reaktionen aus Kiew"
+    for paragraph in article.paragraphs:
+        for sentence in paragraph.sentences:
+            check_verbatim(MARKDOWN_ARTICLE, sentence.start, sentence.end, sentence.text)
+
+
+def test_a_lone_rule_line_is_not_front_matter() -> None:
+    article = parse_article("---\nEin Satz ohne Ende des Blocks.\n", "x.md")
+    assert article.title == "Ein Satz ohne Ende des Blocks."
