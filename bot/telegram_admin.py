@@ -26,7 +26,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.settings import Settings
 from bot.watch import ArticleWatcher
-from index.files import ARTICLE_SUFFIXES, decode_article
+from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
 from index.lock import IndexLockedError, ServiceLock
 from index.store import IndexError_
 from index.sync import SyncReport
@@ -110,7 +110,7 @@ def save_upload(articles_dir: Path, original_name: str, data: bytes) -> SavedUpl
         for name in _candidate_names(requested):
             target = articles_dir / name
             if _place_without_overwriting(temp, target):
-                _fsync_dir(articles_dir)
+                fsync_dir(articles_dir)
                 return SavedUpload(name, requested, created=True)
             if _has_content(target, data):
                 return SavedUpload(name, requested, created=False)
@@ -155,14 +155,6 @@ def _has_content(path: Path, data: bytes) -> bool:
         return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
     except OSError:
         return False
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)

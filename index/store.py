@@ -30,6 +30,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.files import fsync_dir
 from index.model import Chunk, Sentence
 
 FORMAT_VERSION = 1
@@ -447,7 +448,7 @@ class GenerationWriter:
         (self.work_dir / MANIFEST_FILE).write_text(json.dumps(manifest.to_json(), indent=1))
         for name in (META_FILE, VECTORS_FILE, MANIFEST_FILE):
             _fsync_file(self.work_dir / name)
-        _fsync_dir(self.work_dir)
+        fsync_dir(self.work_dir)
         final = self.index_dir / f"{GENERATION_PREFIX}{self._generation:06d}"
         os.rename(self.work_dir, final)
         _atomic_write(self.index_dir / CURRENT_FILE, final.name + "\n")
@@ -469,14 +470,6 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     with open(temp, "w") as handle:
@@ -484,7 +477,7 @@ def _atomic_write(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def remove_leftovers(index_dir: Path) -> None:
