@@ -100,6 +100,7 @@ class Manifest:
     generation: int
     created_at: float
     articles: dict[str, str]  # path -> content hash
+    pipeline: str = ""  # version of what cleaning + chunking make of an article
 
     def to_json(self) -> dict:
         return {
@@ -109,6 +110,7 @@ class Manifest:
             "generation": self.generation,
             "created_at": self.created_at,
             "articles": dict(sorted(self.articles.items())),
+            "pipeline": self.pipeline,
         }
 
     @classmethod
@@ -120,6 +122,7 @@ class Manifest:
             generation=int(data["generation"]),
             created_at=float(data["created_at"]),
             articles={str(k): str(v) for k, v in data["articles"].items()},
+            pipeline=str(data.get("pipeline", "")),
         )
 
 
@@ -351,9 +354,16 @@ class GenerationWriter:
     """
 
     def __init__(
-        self, index_dir: Path, embedder_id: str, dimension: int, base: IndexStore | None
+        self,
+        index_dir: Path,
+        embedder_id: str,
+        dimension: int,
+        base: IndexStore | None,
+        *,
+        pipeline: str = "",
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.pipeline = pipeline
         self.index_dir.mkdir(parents=True, exist_ok=True)
         remove_leftovers(self.index_dir)
         self.embedder_id = embedder_id
@@ -444,6 +454,7 @@ class GenerationWriter:
             self._generation,
             time.time(),
             self._articles,
+            self.pipeline,
         )
         (self.work_dir / MANIFEST_FILE).write_text(json.dumps(manifest.to_json(), indent=1))
         for name in (META_FILE, VECTORS_FILE, MANIFEST_FILE):

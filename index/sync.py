@@ -24,6 +24,10 @@ from index.store import (
 
 log = logging.getLogger(__name__)
 
+# Bump when cleaning or chunking changes what an article becomes: the next sync then
+# re-indexes every article instead of trusting content hashes made by the old rules.
+PIPELINE_VERSION = "2"
+
 # (articles done, articles to embed, current article path)
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -88,6 +92,9 @@ def sync_index(
     with WriterLock(index_dir, wait_seconds=lock_wait_seconds):
         base = None if rebuild else _open_base(index_dir, embedder)
         indexed = dict(base.manifest.articles) if base else {}
+        trusted = indexed if base and base.manifest.pipeline == PIPELINE_VERSION else {}
+        if indexed and not trusted:
+            log.warning("articles were indexed by older cleaning rules: re-indexing all of them")
         readable, seen = [], set()
         for path in discover(articles_dir):
             name = relative_name(articles_dir, path)
@@ -96,7 +103,7 @@ def sync_index(
             if isinstance(result, SkippedFile):
                 report.skipped.append(result)
                 log.warning("skipped %s: %s", result.path, result.reason)
-            elif indexed.get(name) == result.content_hash:
+            elif trusted.get(name) == result.content_hash:
                 report.unchanged += 1
             else:
                 readable.append(result)
@@ -117,7 +124,9 @@ def sync_index(
         if prepared or removed or base is None:
             if rebuild:
                 reset_index(index_dir)
-            writer = GenerationWriter(index_dir, embedder.model_id, embedder.dimension, base)
+            writer = GenerationWriter(
+                index_dir, embedder.model_id, embedder.dimension, base, pipeline=PIPELINE_VERSION
+            )
             try:
                 for path in removed:
                     writer.remove_article(path)

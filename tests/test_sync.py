@@ -143,3 +143,20 @@ def test_empty_articles_folder_gives_an_empty_usable_index(tmp_path: Path, fake_
     store = IndexStore.open(tmp_path / "index", fake_embedder.model_id)
     assert len(store) == 0
     assert store.search(fake_embedder.embed_queries(["x"])[0], 5) == []
+
+
+def test_articles_indexed_by_older_cleaning_rules_are_reindexed(
+    articles_dir: Path, index_dir: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch
+):
+    from index import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "PIPELINE_VERSION", "0-old")
+    sync_index(articles_dir, index_dir, fake_embedder)
+    monkeypatch.undo()
+
+    report = sync_index(articles_dir, index_dir, fake_embedder)
+
+    assert len(report.updated) == 5 and report.unchanged == 0 and not report.added
+    manifest = IndexStore.open(index_dir).manifest
+    assert manifest.pipeline == sync_module.PIPELINE_VERSION
+    assert sync_index(articles_dir, index_dir, fake_embedder).unchanged == 5
