@@ -198,6 +198,7 @@ _EXONYMS = {
     "france": "frankreich",
     "french": "französisch",
     "britain": "britannien",
+    "uk": "britisch",
     "british": "britisch",
     "turkey": "türkei",
     "poland": "polen",

@@ -85,6 +85,7 @@ def test_name_terms_skip_question_words_and_keep_numbers() -> None:
     assert name_terms("Who won the 2014 World Cup?") == ["2014", "World", "Cup"]
     assert name_terms("Wie lange soll die Waffenruhe dauern?") == ["Waffenruhe"]
     assert name_terms("What did General Syrsky say?") == ["Syrsky"]  # a rank is not a name
+    assert unknown_terms("What did the UK say?", text_keys(["des britischen Premiers"])) == ()
     assert unknown_terms("What did Zelensky offer Trump?", KEYS) == ()
     assert unknown_terms("Was sagt Indien zu den Verhandlungen?", KEYS) == ("Indien",)
     assert fold("Selenskyj") == fold("Zelensky")
