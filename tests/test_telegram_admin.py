@@ -164,10 +164,8 @@ def test_hostile_name_is_saved_inside_the_folder(tmp_path: Path):
 
 @pytest.fixture
 async def bot(
-    articles_dir: Path, index_dir: Path, fake_embedder, monkeypatch
+    articles_dir: Path, index_dir: Path, fake_embedder
 ) -> AsyncIterator[tuple[FakeTelegram, LiveIndex]]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     settings = load_settings(
         articles_dir=articles_dir, index_dir=index_dir, telegram_admin_ids=frozenset({ADMIN})
     )
@@ -334,10 +332,8 @@ def message_to(chat_id: int) -> Callable[[str, dict], bool]:
 
 
 async def test_bot_answers_from_a_dropped_article_within_seconds_and_others_meanwhile(
-    articles_dir: Path, index_dir: Path, monkeypatch
+    articles_dir: Path, index_dir: Path
 ):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     embedder = SlowEmbedder()
     live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
     live.sync()
@@ -401,10 +397,8 @@ async def test_one_watching_bot_per_index(articles_dir: Path, index_dir: Path):
 
 
 async def test_the_full_bot_takes_admin_uploads_and_refuses_strangers(
-    articles_dir: Path, index_dir: Path, monkeypatch
+    articles_dir: Path, index_dir: Path
 ):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
     live.sync()
     with FakeTelegram(token=TOKEN, max_poll_seconds=0.5) as tg:

@@ -44,14 +44,6 @@ KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
 BOT = "newsbot_test_bot"
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """httpx honours proxy variables; the fake server is on 127.0.0.1."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> LiveIndex:
     live = LiveIndex(SAMPLE_ARTICLES, tmp_path_factory.mktemp("tg") / "index", FakeEmbedder())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from telegram import Bot
 
 from bot.telegram_format import (
@@ -16,15 +15,6 @@ from bot.telegram_format import (
 )
 from retrieval.model import Answer, Quote
 from tests.fake_telegram import FakeTelegram, parse_html, validate_html
-
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 
 def make_quote(text: str, n: int = 1, **overrides: object) -> Quote:
@@ -51,12 +41,6 @@ def assert_sendable(messages: list[str]) -> None:
     for message in messages:
         assert validate_html(message) is None, message[:200]
         assert visible_length(message) <= MAX_MESSAGE_CHARS
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_quote_block_and_citation_format() -> None:
