@@ -19,12 +19,10 @@ class Sentence:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class Paragraph:
-    """A body paragraph; headings are not paragraphs but the `section` of those below them."""
+class _SentenceRun:
+    """Consecutive sentences read as one text, spanning `raw[start:end]`."""
 
-    number: int  # 1-based position among the article's body paragraphs
-    section: str | None
+    __slots__ = ()
     sentences: tuple[Sentence, ...]
 
     @property
@@ -38,6 +36,15 @@ class Paragraph:
     @property
     def end(self) -> int:
         return self.sentences[-1].end
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph(_SentenceRun):
+    """A body paragraph; headings are not paragraphs but the `section` of those below them."""
+
+    number: int  # 1-based position among the article's body paragraphs
+    section: str | None
+    sentences: tuple[Sentence, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ class ParsedArticle:
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(_SentenceRun):
     """The unit that is embedded and searched: a paragraph, or a sentence-aligned piece of one."""
 
     id: int  # stable positive 64-bit id (FAISS id)
@@ -62,15 +69,3 @@ class Chunk:
     section: str | None
     paragraph: int
     sentences: tuple[Sentence, ...]
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.sentences)
-
-    @property
-    def start(self) -> int:
-        return self.sentences[0].start
-
-    @property
-    def end(self) -> int:
-        return self.sentences[-1].end
