@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from index.model import Chunk, Paragraph, ParsedArticle, Sentence
 
@@ -20,9 +20,11 @@ def chunk_id(article: str, paragraph: int, piece: int, text: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """What the model sees: the section heading gives a paragraph its topic."""
-    return f"{chunk.section}: {chunk.text}" if chunk.section else chunk.text
+def embedding_text(chunk: Chunk, sentence_texts: Sequence[str] | None = None) -> str:
+    """What the model sees: the section heading gives a paragraph its topic. `sentence_texts`
+    replaces the sentences' own text (with role references resolved, see `index.roles`)."""
+    text = chunk.text if sentence_texts is None else " ".join(sentence_texts)
+    return f"{chunk.section}: {text}" if chunk.section else text
 
 
 def chunk_article(

