@@ -20,16 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedders import Embedder, normalize_rows
+from index.lexicon import german_lexicon
 from index.model import Chunk, Sentence
 from index.store import IndexStore
 from retrieval.abstain import (
     MIN_STRENGTH,
     MIN_STRENGTH_WITH_UNKNOWN_NAME,
+    MIN_STRENGTH_WITH_UNKNOWN_NOUN,
     Baseline,
     Verdict,
+    asks_for_quantity,
     build_baseline,
     decide,
     has_content,
+    mentions_quantity,
+    split_common_nouns,
     text_keys,
     unknown_terms,
 )
@@ -45,6 +50,8 @@ from retrieval.quotes import (
 
 # Weight of the "previous question + question" embedding against the question's own.
 FOLLOW_UP_WEIGHT = 0.5
+# A quantity question is answered only if one of this many first quotes has a number.
+QUANTITY_QUOTES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class Tuning:
     neighbour_weight: float = 0.5
     min_strength: float = MIN_STRENGTH
     min_strength_with_unknown: float = MIN_STRENGTH_WITH_UNKNOWN_NAME
+    min_strength_with_unknown_noun: float = MIN_STRENGTH_WITH_UNKNOWN_NOUN
 
 
 class Answerer:
@@ -83,8 +91,10 @@ class Answerer:
         self._chunk_order: dict[str, list[int]] = {}
 
     def warm_up(self) -> None:
-        """Embed and score the reference questions now rather than in the first answer."""
+        """Embed and score the reference questions and load the German lexicon now rather than
+        in the first answer."""
         self._get_baseline()
+        german_lexicon()
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         baseline = self._get_baseline()  # one-time start-up work, like loading the model
@@ -105,7 +115,12 @@ class Answerer:
         quotes: list[Quote] = []
         if verdict.answered:
             scored = self._smooth([(by_id[i], s) for i, s in hits if i in by_id], query)
-            quotes = self._quotes(query, scored, top)
+            quotes = self._quotes(query, scored, max(top, QUANTITY_QUOTES))
+            if asks_for_quantity(question) and not any(
+                mentions_quantity(quote.text) for quote in quotes[:QUANTITY_QUOTES]
+            ):
+                quotes = []  # "How many …?" and not one number in the best quotes
+            quotes = quotes[:top]
         done = time.perf_counter()
         return Answer(
             question=question,
@@ -145,11 +160,14 @@ class Answerer:
         unknown: tuple[str, ...] = ()
         if strength < self.tuning.min_strength_with_unknown:
             unknown = unknown_terms(question, self._evidence_keys(chunks))
+        names, nouns = split_common_nouns(unknown, language)
         return decide(
             strength,
-            unknown,
+            names,
+            nouns,
             min_strength=self.tuning.min_strength,
             min_strength_with_unknown=self.tuning.min_strength_with_unknown,
+            min_strength_with_unknown_noun=self.tuning.min_strength_with_unknown_noun,
         )
 
     def _smooth(

@@ -12,11 +12,14 @@ from index.store import IndexStore
 from index.sync import sync_index
 from retrieval.abstain import (
     Baseline,
+    asks_for_quantity,
     decide,
     fold,
     has_content,
     is_mentioned,
+    mentions_quantity,
     name_terms,
+    split_common_nouns,
     text_keys,
     unknown_terms,
 )
@@ -111,6 +114,59 @@ def test_decision_needs_more_evidence_when_a_name_is_unknown() -> None:
     assert decide(3.0, ("China",)).reason == "names not in the articles"
 
 
+def test_english_weekdays_months_and_openers_are_not_unknown_names() -> None:
+    keys = text_keys(
+        ["Am Samstag und in der Nacht zum Mittwoch, im März, sagte die Bundesregierung"]
+    )
+    assert unknown_terms("Who did Rubio call on Saturday?", keys | KEYS) == ()
+    assert unknown_terms("What happened overnight into Wednesday in March?", keys) == ()
+    assert unknown_terms("What did the German government say?", keys) == ()
+    assert unknown_terms("Apart from that, what did Putin want?", KEYS) == ()
+    assert unknown_terms("What happened on Friday?", keys) == ("Friday",)
+
+
+def test_german_common_nouns_are_told_from_names() -> None:
+    terms = ("Datum", "Indien", "Vorstoß", "Selenskyj", "2014")
+    assert split_common_nouns(terms, "de") == (
+        ("Indien", "Selenskyj", "2014"),
+        ("Datum", "Vorstoß"),
+    )
+    # English does not capitalise nouns: every capitalised word stays a name.
+    assert split_common_nouns(("Pope", "Cup"), "en") == (("Pope", "Cup"), ())
+
+
+def test_an_unknown_common_noun_raises_the_bar_less_than_a_name() -> None:
+    assert not decide(3.0, (), ("Datum",)).answered
+    assert decide(3.0, (), ("Datum",)).reason == "words not in the articles"
+    assert decide(4.5, (), ("Vorstoß",)).answered
+    assert not decide(4.5, ("China",), ("Vorstoß",)).answered
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("How many drones did Russia launch?", True),
+        ("How much aid was paused?", True),
+        ("How old is Kellogg?", True),
+        ("Wie viele Krankenhäuser wurden zerstört?", True),
+        ("Wieviele Menschen starben?", True),
+        ("Wie alt ist Witkoff?", True),
+        ("How did Putin react?", False),
+        ("Wie lange soll die Waffenruhe dauern?", False),
+    ],
+)
+def test_quantity_questions_are_recognised(question: str, asks: bool) -> None:
+    assert asks_for_quantity(question) is asks
+
+
+def test_quantities_are_digits_or_number_words_but_not_articles() -> None:
+    assert mentions_quantity("Der 80-Jährige werde künftig …")
+    assert mentions_quantity("Dabei wurden zwei Krankenhäuser zerstört.")
+    assert mentions_quantity("Sie telefonierten anderthalb Stunden.")
+    assert not mentions_quantity("Ein Mensch sprach mit einer Delegation.")
+    assert not mentions_quantity("Der Austausch von Gefangenen wurde vereinbart.")
+
+
 def test_strength_is_measured_against_the_off_topic_baseline() -> None:
     baseline = Baseline(
         generic={"en": np.array([1.0, 0.0], dtype=np.float32)},
@@ -162,10 +218,16 @@ ON_TOPIC_UNANSWERED = [
     ("What did the Pope say about the peace talks?", "en"),
     ("Ab welchem Datum gilt die Waffenruhe offiziell?", "de"),
     ("Was sagt Indien zu den Verhandlungen über eine Waffenruhe?", "de"),
+    # The articles mention the exchange of prisoners and the strikes, but give no number.
+    ("Wie viele Gefangene wurden nach dem Treffen in Istanbul ausgetauscht?", "de"),
+    ("How much military aid has the US given Ukraine in total?", "en"),
 ]
 ANSWERED = [
     ("What conditions did Putin set?", "en"),
     ("Welche Städte wurden von russischen Drohnen getroffen?", "de"),
+    ("Who did US Secretary of State Rubio speak with by phone on Saturday?", "en"),
+    ("Wann hat die Ukraine ihren Vorstoß über die Grenze nach Russland begonnen?", "de"),
+    ("How many hospitals were destroyed in the attacks?", "en"),
 ]
 
 
