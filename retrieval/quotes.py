@@ -30,6 +30,10 @@ DUPLICATE_OVERLAP = 0.8
 SELECT_SPREAD = 0.02
 # A merged quote stays readable: at most this many sentences.
 MAX_QUOTE_SENTENCES = 4
+# Two selected passages that follow each other in the article become one quote up to this size.
+MAX_MERGED_CHARS = 700
+# Quotes assembled before cutting to `top`: the first ones are the same for any top up to this.
+SELECTION_SIZE = 10
 # How far back a sentence that points back ("Dabei …", "Er …") may pull its predecessors.
 MAX_CONTEXT_SENTENCES = 2
 # Fragments like "(afp/tp)" are never quoted for their own sake.
@@ -173,9 +177,11 @@ def select_quotes(
     """Up to `top` verbatim quotes, best first.
 
     Per chunk, the best sentence and any sentence scoring within `spread` of it are selected,
-    each with the context it needs; adjacent selections merge into one quote, ranked by
-    `rank_score`. What is selected does not depend on `top`, so asking for more quotes never
-    changes the first ones. Near-duplicates of a better quote are left out.
+    each with the context it needs. Selections that overlap or follow each other in the article
+    (a paragraph break between them) merge into one quote, ranked by `rank_score`. At least
+    `SELECTION_SIZE` quotes are always assembled, so asking for up to that many never changes
+    the first ones (a later span may merge into an earlier quote). Near-duplicates of a better
+    quote are left out.
     """
     spans = [span for item in items for span in _chunk_spans(item, query, weight, spread)]
     spans.sort(key=lambda span: -span.score)
@@ -183,23 +189,49 @@ def select_quotes(
     kept: list[_Span] = []
     quotes: list[Quote] = []
     for span in spans:
-        if len(quotes) >= top:
+        if len(quotes) >= max(top, SELECTION_SIZE):
             break
         if _is_duplicate(kept, span) or (quote := _to_quote(span, raw_text)) is None:
             continue
         kept.append(span)
-        overlapping = next((i for i, q in enumerate(quotes) if _overlaps(q, quote)), None)
-        if overlapping is None:
-            quotes.append(quote)
-        else:  # context of one quote is text of another: show the passage once
-            quotes[overlapping] = merge_quotes(
-                quotes[overlapping], quote, raw_text(quote.article) or ""
-            )
-    return quotes
+        _add_or_merge(quotes, quote, raw_text)
+    return quotes[:top]
+
+
+def _add_or_merge(quotes: list[Quote], quote: Quote, raw_text: Callable[[str], str | None]) -> None:
+    """Append `quote`, then merge any two quotes that overlap or follow each other (the text
+    is shown once), until none do. Quotes are in rank order: of two merged quotes the earlier
+    one keeps its citation and score. At most `SELECTION_SIZE` quotes: cheap to rescan."""
+    quotes.append(quote)
+    while pair := next(
+        (
+            (i, j)
+            for i in range(len(quotes))
+            for j in range(i + 1, len(quotes))
+            if _overlaps(quotes[i], quotes[j]) or _adjacent(quotes[i], quotes[j], raw_text)
+        ),
+        None,
+    ):
+        i, j = pair
+        quotes[i] = merge_quotes(quotes[i], quotes.pop(j), raw_text(quotes[i].article) or "")
 
 
 def _overlaps(a: Quote, b: Quote) -> bool:
     return a.article == b.article and a.start < b.end and b.start < a.end
+
+
+def _adjacent(a: Quote, b: Quote, raw_text: Callable[[str], str | None]) -> bool:
+    """Consecutive in the article (only whitespace, e.g. a paragraph break, between them) and
+    still readable as one quote."""
+    if a.article != b.article:
+        return False
+    first, second = (a, b) if a.start < b.start else (b, a)
+    raw = raw_text(a.article)
+    return (
+        raw is not None
+        and not raw[first.end : second.start].strip()
+        and second.end - first.start <= MAX_MERGED_CHARS
+    )
 
 
 def merge_quotes(better: Quote, other: Quote, raw: str) -> Quote:
@@ -261,6 +293,7 @@ def _is_duplicate(kept: list[_Span], span: _Span) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=8192)
 def _words(text: str) -> frozenset[str]:
     return frozenset(word.lower() for word in _WORD.findall(text))
 

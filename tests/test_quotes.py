@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -274,3 +275,27 @@ def test_overlapping_quotes_merge_into_one_verbatim_quote() -> None:
 
     assert (merged.start, merged.end, merged.paragraph, merged.score) == (0, 59, 2, 0.9)
     assert merged.text == "Erster Satz hier. Zweiter Satz dort. Dritter Satz am Ende."
+
+
+def test_quotes_that_follow_each_other_across_a_paragraph_break_merge() -> None:
+    raw = (
+        "Erster Absatz sagt viel.\n\nZweiter Absatz sagt mehr.\n\n"
+        "Zwischentitel\n\nDritter Absatz steht hier.\n"
+    )
+    first, second, third = (toy_chunk("a.txt", raw, n) for n in (1, 2, 3))
+    first = replace(first, sentences=(Sentence("Erster Absatz sagt viel.", 0, 24),))
+    second = replace(second, sentences=(Sentence("Zweiter Absatz sagt mehr.", 26, 51),))
+    start = raw.index("Dritter")
+    third = replace(third, sentences=(Sentence("Dritter Absatz steht hier.", start, start + 26),))
+    items = [
+        ScoredChunk(second, 0.9, np.vstack([unit(1, 0, 0)])),
+        ScoredChunk(first, 0.8, np.vstack([unit(1, 0.5, 0)])),
+        ScoredChunk(third, 0.7, np.vstack([unit(1, 0, 0.5)])),
+    ]
+    quotes = select_quotes(items, unit(1, 0, 0), {"a.txt": raw}.get, top=5)
+    # ¶1 and ¶2 are one passage, cited where the better statement is; the heading keeps ¶3 apart.
+    assert [q.text for q in quotes] == [
+        "Erster Absatz sagt viel. Zweiter Absatz sagt mehr.",
+        "Dritter Absatz steht hier.",
+    ]
+    assert quotes[0].paragraph == 2 and (quotes[0].start, quotes[0].end) == (0, 51)
