@@ -62,8 +62,5 @@ def test_extra_dev_floor(extra_report: dict) -> None:
     assert metrics["abstained_unanswerable"] >= 0.8
 
 
-def test_latency_is_dominated_by_the_query_embedding(dev_report: dict) -> None:
-    """Everything but the one query embedding is numpy on stored vectors and a few SQLite reads,
-    so the median answer costs at most half an embedding more."""
-    latency = dev_report["metrics"]["all"]["latency_ms"]
-    assert latency["p50"] <= 1.5 * latency["embed_p50"]
+# Latency (eval p50 <= 1.5x the bare query embedding) is a speed goal: `make bench` checks it
+# (benchmarks/run.py, answer_p50_over_embed_p50), not a timed unit test.
