@@ -278,6 +278,11 @@ _FOLDS = (
 )
 
 
+def is_exonym(word: str) -> bool:
+    """An English name the German articles translate (Moscow/Moskau), not transliterate."""
+    return _POSSESSIVE.sub("", word.lower()) in _EXONYMS
+
+
 def fold(word: str) -> str:
     """A spelling key: lower case, no diacritics, common transliteration pairs merged."""
     word = _POSSESSIVE.sub("", word.lower())
