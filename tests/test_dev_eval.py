@@ -1,11 +1,10 @@
 """Floors on the development sets with the real model: a regression guard, not a target.
 
-dev.jsonl has 10 answerable questions, so hit@3 moves in steps of .1. One question, dev-06, is
-a known miss of the bundled e5-small model: the gold paragraph ("Der ukrainische Staatschef
+dev.jsonl has 10 answerable questions, so hit@3 moves in steps of .1 and the issue's floor of
+.95 means every one. dev-06 is the narrow one: its gold paragraph ("Der ukrainische Staatschef
 erklärte, er … sei bereit, die Angriffe auf Russland teilweise einzustellen") never names
-Zelensky, and the model ranks it 8th of 64 chunks for the English question (24th even for a
-German paraphrase). The strict xfail below turns red the day that is fixed, so the floor can be
-raised to 1.0 then.
+Zelensky. Role resolution (index.roles), the articles' spelling of the name (retrieval.spelling)
+and the hub penalty (retrieval.hubness) bring it from 4th to 2nd, .005 above the 4th quote.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from tests.conftest import DEV_SET, ROOT
 pytestmark = pytest.mark.slow
 
 EXTRA_DEV = ROOT / "retrieval" / "data" / "extra_dev.jsonl"
+BLIND_DEV = ROOT / "retrieval" / "data" / "blind_dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +39,21 @@ def extra_report(answerer: Answerer) -> dict:
     return evaluate_file(answerer, EXTRA_DEV)
 
 
+@pytest.fixture(scope="module")
+def blind_report(answerer: Answerer) -> dict:
+    return evaluate_file(answerer, BLIND_DEV)
+
+
 def test_dev_floor(dev_report: dict) -> None:
     metrics = dev_report["metrics"]["all"]
     assert metrics["abstained_unanswerable"] == 1.0  # every unanswerable question
     assert metrics["abstained_answerable"] == 0.0  # and no answerable one
-    assert metrics["hit@3"] >= 0.9
-    assert metrics["mrr"] >= 0.8
+    assert metrics["hit@3"] >= 0.95
+    assert metrics["mrr"] >= 0.85
     for language in ("en", "de"):
         assert dev_report["metrics"][language]["abstained_unanswerable"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="dev-06: e5-small ranks the gold paragraph 8th")
 def test_dev_06_in_the_first_three_quotes(dev_report: dict) -> None:
     [item] = [q for q in dev_report["questions"] if q["id"] == "dev-06"]
     assert item["rank"] is not None and item["rank"] <= 3
@@ -64,3 +68,12 @@ def test_extra_dev_floor(extra_report: dict) -> None:
 
 # Latency (eval p50 <= 1.5x the bare query embedding) is a speed goal: `make bench` checks it
 # (benchmarks/run.py, answer_p50_over_embed_p50), not a timed unit test.
+
+
+def test_blind_dev_floor(blind_report: dict) -> None:
+    """70 questions a colleague wrote from the articles alone (measured: hit@3 .90, abstained
+    on unanswerable .75, on answerable 0)."""
+    metrics = blind_report["metrics"]["all"]
+    assert metrics["hit@3"] >= 0.85
+    assert metrics["abstained_answerable"] <= 0.02
+    assert metrics["abstained_unanswerable"] >= 0.7
