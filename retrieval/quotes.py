@@ -32,6 +32,11 @@ SELECT_SPREAD = 0.02
 MAX_QUOTE_SENTENCES = 4
 # Two selected passages that follow each other in the article become one quote up to this size.
 MAX_MERGED_CHARS = 700
+# A paragraph this short is quoted whole: its second sentence is usually the point (measured on
+# the blind dev set: hit@3 .90 -> .92, MRR .827 -> .837; extra MRR .927 -> .932; flat for
+# 250-450 characters and for 2-3 sentences).
+SHORT_PARAGRAPH_SENTENCES = 2
+SHORT_PARAGRAPH_CHARS = 350
 # Quotes assembled before cutting to `top`: the first ones are the same for any top up to this.
 SELECTION_SIZE = 10
 # How far back a sentence that points back ("Dabei …", "Er …") may pull its predecessors.
@@ -263,6 +268,13 @@ def _chunk_spans(item: ScoredChunk, query: np.ndarray, weight: float, spread: fl
         if not _merge(spans, first, last):
             score = rank_score(item.score, float(scores[index]), weight)
             spans.append(_Span(item, first, last, index, score))
+    chunk = item.chunk
+    if len(chunk.sentences) <= SHORT_PARAGRAPH_SENTENCES and len(chunk.text) <= (
+        SHORT_PARAGRAPH_CHARS
+    ):
+        best = spans[0]  # the best-scoring sentence's span
+        best.first, best.last = min(best.first, item.offset), len(window) - 1
+        return [best]
     return spans
 
 

@@ -299,3 +299,15 @@ def test_quotes_that_follow_each_other_across_a_paragraph_break_merge() -> None:
         "Dritter Absatz steht hier.",
     ]
     assert quotes[0].paragraph == 2 and (quotes[0].start, quotes[0].end) == (0, 51)
+
+
+def test_a_short_two_sentence_paragraph_is_quoted_whole() -> None:
+    raw = "Die Ukraine stimmte der Waffenruhe zu. Die USA sagten zu, die Hilfe aufzunehmen.\n"
+    item = ScoredChunk(toy_chunk("a.txt", raw), 0.8, np.vstack([unit(1, 0, 0), unit(0, 1, 0)]))
+    [quote] = select_quotes([item], unit(1, 0, 0), {"a.txt": raw}.get, top=5)
+    assert quote.text == raw.strip()
+    longer = raw + "Ein dritter Satz folgt hier noch.\n"
+    vectors = np.vstack([unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)])
+    item = ScoredChunk(toy_chunk("a.txt", longer.replace("\n", " ")), 0.8, vectors)
+    quotes = select_quotes([item], unit(1, 0, 0), {"a.txt": longer.replace("\n", " ")}.get, top=5)
+    assert quotes[0].text == "Die Ukraine stimmte der Waffenruhe zu."
