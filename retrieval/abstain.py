@@ -197,6 +197,8 @@ _NOT_NAMES = (
 # English names of places, peoples and offices that German articles spell differently.
 _EXONYMS = {
     "moscow": "moskau",
+    "rome": "rom",
+    "beijing": "peking",
     "kyiv": "kiew",
     "kiev": "kiew",
     "russia": "russland",
@@ -258,9 +260,21 @@ _EXONYMS = {
     "october": "oktober",
     "december": "dezember",
 }
-# Spellings that also count as a mention: German news says "Bundesregierung", not "deutsche
-# Regierung"; "Sonnabend" is Saturday too.
-_ALSO_MENTIONED = {"deutsch": ("bundes",), "samstag": ("sonnabend",)}
+# Words that also count as a mention: German news says "Bundesregierung", not "deutsche
+# Regierung"; "Sonnabend" is Saturday too; a capital stands for its government ("Berlin and
+# other Western capitals accused Putin …" when the article says "Die Bundesregierung …").
+_ALSO_MENTIONED = {
+    "deutsch": ("bundes",),
+    "samstag": ("sonnabend",),
+    "berlin": ("bundes", "deutsch"),
+    "washington": ("us", "amerikanisch"),
+    "moskau": ("kreml", "russisch", "russland"),
+    "kiew": ("ukrainisch", "ukraine"),
+    "london": ("britisch", "britannien"),
+    "paris": ("französisch", "frankreich"),
+    "rom": ("italienisch", "italien"),
+    "peking": ("chinesisch", "china"),
+}
 # Transliteration-tolerant spelling: German and English renderings of one name fold together.
 _FOLDS = (
     ("dsch", "j"),
@@ -324,8 +338,10 @@ def is_mentioned(term: str, keys: frozenset[str]) -> bool:
     key = fold(term)
     if key in keys:
         return True
-    exonym = _EXONYMS.get(_POSSESSIVE.sub("", term.lower()), "")
-    if any(is_mentioned(alias, keys) for alias in _ALSO_MENTIONED.get(exonym, ())):
+    lower = _POSSESSIVE.sub("", term.lower())
+    if any(
+        is_mentioned(alias, keys) for alias in _ALSO_MENTIONED.get(_EXONYMS.get(lower, lower), ())
+    ):
         return True
     if term.isdigit() or len(key) < 4:
         return False

@@ -123,6 +123,9 @@ def test_english_weekdays_months_and_openers_are_not_unknown_names() -> None:
     assert unknown_terms("What did the German government say?", keys) == ()
     assert unknown_terms("Apart from that, what did Putin want?", KEYS) == ()
     assert unknown_terms("What happened on Friday?", keys) == ("Friday",)
+    # A capital stands for its government: "Berlin" is the "Bundesregierung".
+    assert unknown_terms("What did Berlin accuse Putin of?", keys | KEYS) == ()
+    assert unknown_terms("What did Beijing say?", keys | KEYS) == ("Beijing",)
 
 
 def test_german_common_nouns_are_told_from_names() -> None:
