@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 EXTRA_DEV = ROOT / "retrieval" / "data" / "extra_dev.jsonl"
 BLIND_DEV = ROOT / "retrieval" / "data" / "blind_dev.jsonl"
+BLIND2_DEV = ROOT / "retrieval" / "data" / "blind2_dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,11 @@ def extra_report(answerer: Answerer) -> dict:
 @pytest.fixture(scope="module")
 def blind_report(answerer: Answerer) -> dict:
     return evaluate_file(answerer, BLIND_DEV)
+
+
+@pytest.fixture(scope="module")
+def blind2_report(answerer: Answerer) -> dict:
+    return evaluate_file(answerer, BLIND2_DEV)
 
 
 def test_dev_floor(dev_report: dict) -> None:
@@ -77,3 +83,13 @@ def test_blind_dev_floor(blind_report: dict) -> None:
     assert metrics["hit@3"] >= 0.85
     assert metrics["abstained_answerable"] <= 0.02
     assert metrics["abstained_unanswerable"] >= 0.7
+
+
+def test_blind2_dev_floor(blind2_report: dict) -> None:
+    """60 more questions written blind, first measured after the work they check was done
+    (hit@3 .88, abstained on unanswerable .70, on answerable .03, then 0 after capitals
+    were read as their governments)."""
+    metrics = blind2_report["metrics"]["all"]
+    assert metrics["hit@3"] >= 0.83
+    assert metrics["abstained_answerable"] <= 0.03
+    assert metrics["abstained_unanswerable"] >= 0.65
