@@ -73,6 +73,18 @@ class FakeEmbedder:
         return len(_WORD.findall(text)) + 2
 
 
+def index_of(tmp_path: Path, text: str, embedder: FakeEmbedder | None = None):
+    """An index of one article, `a.txt`, built with the fake embedder; its `IndexStore`."""
+    from index.store import IndexStore
+    from index.sync import sync_index
+
+    articles = tmp_path / "articles"
+    articles.mkdir(exist_ok=True)
+    (articles / "a.txt").write_text(text, encoding="utf-8")
+    sync_index(articles, tmp_path / "index", embedder or FakeEmbedder())
+    return IndexStore.open(tmp_path / "index")
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

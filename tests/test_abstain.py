@@ -26,7 +26,7 @@ from retrieval.abstain import (
 from retrieval.answerer import Answerer
 from retrieval.language import detect_language
 from retrieval.render import NOT_ANSWERED, render_plain
-from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder, index_of
 
 # --- the question's language ---------------------------------------------------------------
 
@@ -196,14 +196,9 @@ def test_an_empty_index_abstains(tmp_path: Path) -> None:
 
 
 def test_a_one_article_index_still_answers_what_it_holds(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "kiel.txt").write_text(
-        "Hafen\n\nIm Hafen von Kiel legte ein Frachter voller Pinguine an.\n", encoding="utf-8"
-    )
     embedder = FakeEmbedder()
-    sync_index(articles, tmp_path / "index", embedder)
-    answerer = Answerer(IndexStore.open(tmp_path / "index"), embedder)
+    text = "Hafen\n\nIm Hafen von Kiel legte ein Frachter voller Pinguine an.\n"
+    answerer = Answerer(index_of(tmp_path, text, embedder), embedder)
     assert answerer.answer("Frachter Pinguine Kiel").answered
     assert not answerer.answer("Wer gewann die Bundesliga 1997 gegen Bayern?").answered
 

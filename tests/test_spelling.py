@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.store import IndexStore
-from index.sync import sync_index
 from retrieval.answerer import Answerer
 from retrieval.spelling import CorpusSpelling
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, index_of
 
 TEXTS = [
     "Der ukrainische Präsident Wolodymyr Selenskyj sprach mit Trump.",
@@ -31,14 +29,9 @@ def test_exonyms_known_names_and_unknown_words_stay() -> None:
 
 
 def test_the_answerer_embeds_both_spellings_in_one_call(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "a.txt").write_text(
-        "Gespräch\n\nSelenskyj erklärte, er sei zu einer Waffenruhe bereit.\n", encoding="utf-8"
-    )
     embedder = FakeEmbedder()
-    sync_index(articles, tmp_path / "index", embedder)
-    answerer = Answerer(IndexStore.open(tmp_path / "index"), embedder)
+    text = "Gespräch\n\nSelenskyj erklärte, er sei zu einer Waffenruhe bereit.\n"
+    answerer = Answerer(index_of(tmp_path, text, embedder), embedder)
     answerer.warm_up()
     before = embedder.queries_embedded
     answerer.answer("What did Zelensky offer?")
