@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 # A hyphen at a line end followed by a lower-case letter joined a split word ("Verhand-\nlungen");
@@ -20,11 +21,14 @@ def repair_hyphenation(text: str) -> str:
     return _COMPOUND_BREAK.sub("-", _SPLIT_WORD.sub("", text))
 
 
+@functools.lru_cache(maxsize=16384)
 def canonical(text: str) -> str:
-    """The form two texts are compared in: hyphenation repaired, all whitespace removed."""
+    """The form two texts are compared in: hyphenation repaired, all whitespace removed.
+    Cached: every answer re-checks the same sentences."""
     return _WHITESPACE.sub("", repair_hyphenation(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def collapse_whitespace(text: str) -> str:
     """Display form: hyphenation repaired and runs of whitespace turned into one space."""
     return _WHITESPACE.sub(" ", repair_hyphenation(text)).strip()
