@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ARTICLES = ROOT / "articles"
 SHARED = ROOT.parent / "shared"
 DEV_SET = SHARED / "eval" / "dev.jsonl"
+# A sentence of a sample article: FakeEmbedder's similarity is word overlap, so only a question
+# close to an article's own words clears retrieval's abstention threshold.
+KRYWYJ_SENTENCE = (
+    "Russische Drohnen und Raketen trafen mehrere ukrainische Städte, darunter Krywyj Rih, "
+    "Odessa, Dnipro und Charkiw."
+)
+KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
 
 _WORD = re.compile(r"\w+")
 PROXY_VARIABLES = (
@@ -101,6 +108,16 @@ def articles_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def index_dir(tmp_path: Path) -> Path:
     return tmp_path / "index"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):
+    """The sample articles in a `LiveIndex` built with the fake embedder, once per module."""
+    from retrieval.live import LiveIndex
+
+    live = LiveIndex(SAMPLE_ARTICLES, tmp_path_factory.mktemp("live") / "index", FakeEmbedder())
+    live.sync()
+    return live
 
 
 @pytest.fixture(scope="session")

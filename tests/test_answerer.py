@@ -10,15 +10,10 @@ from index.store import IndexStore
 from index.sync import sync_index
 from index.verbatim import canonical
 from retrieval.answerer import Answerer
-from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, FakeEmbedder
 
 PUTIN_001 = "001_d3691be0234ce99a.txt"
 PUTIN_004 = "004_4a36d75bdf1d0814.txt"
-# FakeEmbedder's similarity is word overlap: a sentence of the article clears abstention.
-KRYWYJ = (
-    "Russische Drohnen und Raketen trafen mehrere ukrainische Städte, darunter Krywyj Rih, "
-    "Odessa, Dnipro und Charkiw."
-)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +25,7 @@ def fake_store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
 
 def test_answer_api_timing_and_top(fake_store: IndexStore) -> None:
     answerer = Answerer(fake_store, FakeEmbedder(), candidates=20)
-    answer = answerer.answer(KRYWYJ, top=4)
+    answer = answerer.answer(KRYWYJ_SENTENCE, top=4)
     assert answer.answered and 1 <= len(answer.quotes) <= 4
     assert answer.quotes[0].article == "000_c5834305b38bf562.txt"
     assert "Krywyj Rih" in answer.quotes[0].text
@@ -45,9 +40,9 @@ def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store: IndexS
     answerer = Answerer(fake_store, embedder)
     answerer.warm_up()  # the reference questions are embedded once, not per question
     queries, passages = embedder.queries_embedded, embedder.passages_embedded
-    answerer.answer(KRYWYJ)
+    answerer.answer(KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 1
-    answerer.answer("Und Dnipro?", context=KRYWYJ)
+    answerer.answer("Und Dnipro?", context=KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 3
     assert embedder.passages_embedded == passages  # sentences are never embedded at query time
     # A new Answerer for the same embedder (an index swap) does not embed them again.
@@ -61,7 +56,7 @@ def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store: Index
             return None if path.startswith("000") else super().article_text(path)
 
     store = Vanishing(fake_store.generation_dir, fake_store.manifest, fake_store._vectors)
-    answer = Answerer(store, FakeEmbedder()).answer(KRYWYJ, top=10)
+    answer = Answerer(store, FakeEmbedder()).answer(KRYWYJ_SENTENCE, top=10)
     assert all(not q.article.startswith("000") for q in answer.quotes)
 
 

@@ -20,24 +20,9 @@ from index.store import ArticleRecord
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED
-from tests.conftest import ROOT, SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES, FakeEmbedder
 
 pytestmark = pytest.mark.timeout(60)
-
-# A sentence of that article: FakeEmbedder's similarity is word overlap, so only a question
-# close to the article's own words clears retrieval's abstention threshold.
-QUESTION = (
-    "Russische Drohnen und Raketen trafen mehrere ukrainische Städte, darunter Krywyj Rih, "
-    "Odessa, Dnipro und Charkiw."
-)
-KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> LiveIndex:
-    live = LiveIndex(SAMPLE_ARTICLES, tmp_path_factory.mktemp("chat") / "index", FakeEmbedder())
-    live.sync()
-    return live
 
 
 def settings_for(live: LiveIndex) -> Settings:
@@ -129,7 +114,7 @@ def test_idle_conversations_are_forgotten() -> None:
 
 
 def test_chat_answers_with_a_quote_from_the_right_article(live: LiveIndex) -> None:
-    code, out, err = chat(live, QUESTION)
+    code, out, err = chat(live, KRYWYJ_SENTENCE)
     assert code == 0
     first_line = out.splitlines()[0]
     assert first_line.startswith("[1] „")
@@ -151,7 +136,7 @@ def test_chat_shows_three_quotes_at_a_time() -> None:
 
 
 def test_chat_commands(live: LiveIndex) -> None:
-    code, out, _ = chat(live, "", "/help", "/sources", "/frob", "/more", "/quit", QUESTION)
+    code, out, _ = chat(live, "", "/help", "/sources", "/frob", "/more", "/quit", KRYWYJ_SENTENCE)
     assert code == 0
     assert "/sources  the indexed articles" in out
     assert "5 articles:" in out and KRYWYJ_ARTICLE in out and "2025-03" in out
@@ -164,10 +149,17 @@ def test_chat_follow_ups_use_the_previous_question(live: LiveIndex) -> None:
     recording = RecordingLive(live)
     now = [0.0]
     clock = lambda: now[0]  # noqa: E731
-    chat(recording, QUESTION, "Und was ist mit Dnipro?", "/new", "And what about it?", clock=clock)
+    chat(
+        recording,
+        KRYWYJ_SENTENCE,
+        "Und was ist mit Dnipro?",
+        "/new",
+        "And what about it?",
+        clock=clock,
+    )
     assert recording.calls == [
-        (QUESTION, None),
-        ("Und was ist mit Dnipro?", QUESTION),
+        (KRYWYJ_SENTENCE, None),
+        ("Und was ist mit Dnipro?", KRYWYJ_SENTENCE),
         ("And what about it?", None),
     ]
 
@@ -180,7 +172,7 @@ def test_chat_says_plainly_when_the_articles_do_not_answer() -> None:
 
 def test_chat_builds_the_index_on_first_use(articles_dir: Path, index_dir: Path) -> None:
     fresh = LiveIndex(articles_dir, index_dir, FakeEmbedder())
-    code, out, err = chat(fresh, QUESTION)
+    code, out, err = chat(fresh, KRYWYJ_SENTENCE)
     assert code == 0
     assert "no index yet" in err and "added 5" in err
     assert f"— {KRYWYJ_ARTICLE}, ¶" in out
@@ -266,7 +258,7 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
     try:
         terminal_output.expect(b"/help lists the commands")
         terminal_output.expect(PROMPT.strip().encode())
-        os.write(controller, QUESTION.encode() + b"\r")
+        os.write(controller, KRYWYJ_SENTENCE.encode() + b"\r")
         answer = terminal_output.expect(KRYWYJ_ARTICLE.encode())
         assert b"[1] " in answer
         assert b"\x1b[" in answer  # styled by rich
@@ -279,7 +271,7 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
             process.wait()
         os.close(controller)
     history = (tmp_path / "state" / "chat_history").read_text(encoding="utf-8")
-    assert QUESTION in history
+    assert KRYWYJ_SENTENCE in history
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -28,27 +28,13 @@ from index.verbatim import collapse_whitespace
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED
-from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES, FakeEmbedder
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(60)
 
 TOKEN = "123456:TEST-token-never-logged"
-# A sentence of that article: FakeEmbedder's similarity is word overlap, so only a question
-# close to the article's own words clears retrieval's abstention threshold.
-QUESTION = (
-    "Russische Drohnen und Raketen trafen mehrere ukrainische Städte, darunter Krywyj Rih, "
-    "Odessa, Dnipro und Charkiw."
-)
-KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
 BOT = "newsbot_test_bot"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> LiveIndex:
-    live = LiveIndex(SAMPLE_ARTICLES, tmp_path_factory.mktemp("tg") / "index", FakeEmbedder())
-    live.sync()
-    return live
 
 
 @pytest.fixture
@@ -172,12 +158,12 @@ async def test_command_menu_is_published_in_english_and_german(bot: Harness) -> 
 async def test_question_is_answered_with_a_verbatim_quote_from_the_right_article(
     bot: Harness,
 ) -> None:
-    [answer] = await bot.send(42, QUESTION)
+    [answer] = await bot.send(42, KRYWYJ_SENTENCE)
     methods = [method for method, _ in bot.tg.requests]
     assert methods.index("sendChatAction") < methods.index("sendMessage")
     assert answer["parse_mode"] == "HTML"
     assert answer["raw_text"].startswith("<blockquote>")
-    assert answer["reply_to_message"]["text"] == QUESTION
+    assert answer["reply_to_message"]["text"] == KRYWYJ_SENTENCE
     assert is_answer(answer)
     assert len(quote_ranks(answer)) <= 3
     first_quote = answer["text"].split("\n[1] ")[0]
@@ -209,7 +195,7 @@ async def test_html_in_questions_and_articles_is_escaped(tg: FakeTelegram) -> No
 
 
 async def test_markdown_and_emoji_in_a_question_are_just_text(bot: Harness) -> None:
-    [answer] = await bot.send(42, f"**{QUESTION}** _now_ `?` [x](http://e.com) 🤔")
+    [answer] = await bot.send(42, f"**{KRYWYJ_SENTENCE}** _now_ `?` [x](http://e.com) 🤔")
     assert is_answer(answer)
     assert bot.tg.errors == []
 
@@ -297,7 +283,7 @@ async def test_follow_up_questions_carry_the_previous_question_as_context(
     recording = RecordingLive(live)
     harness = await start_harness(tg, recording)
     try:
-        await harness.send(42, QUESTION)
+        await harness.send(42, KRYWYJ_SENTENCE)
         await harness.send(42, "And what about Dnipro?")
         await harness.send(42, "Wie viele Menschen wurden verletzt?")  # stands on its own
         harness.clock.advance(11 * 60)
@@ -309,8 +295,8 @@ async def test_follow_up_questions_carry_the_previous_question_as_context(
     finally:
         await harness.app.shutdown()
     assert recording.calls == [
-        (QUESTION, None),
-        ("And what about Dnipro?", QUESTION),
+        (KRYWYJ_SENTENCE, None),
+        ("And what about Dnipro?", KRYWYJ_SENTENCE),
         ("Wie viele Menschen wurden verletzt?", None),
         ("And what about it?", None),
         ("Und was sagte er dazu?", "And what about it?"),
@@ -325,19 +311,19 @@ async def test_follow_up_questions_carry_the_previous_question_as_context(
 async def test_group_chats_answer_only_what_is_addressed_to_the_bot(bot: Harness) -> None:
     group = -100
     kwargs = {"chat_type": "supergroup", "user_id": 7}
-    assert await bot.send(group, QUESTION, **kwargs) == []
+    assert await bot.send(group, KRYWYJ_SENTENCE, **kwargs) == []
     assert await bot.send(group, "/ask@other_bot Krywyj Rih", **kwargs) == []
     assert await bot.send(group, "@someone_else Krywyj Rih", **kwargs) == []
     await bot.process(bot.tg.push_sticker(group, chat_type="supergroup", user_id=7))
 
-    [mentioned] = await bot.send(group, f"@{BOT} {QUESTION}", **kwargs)
-    assert mentioned["reply_to_message"]["text"] == f"@{BOT} {QUESTION}"
+    [mentioned] = await bot.send(group, f"@{BOT} {KRYWYJ_SENTENCE}", **kwargs)
+    assert mentioned["reply_to_message"]["text"] == f"@{BOT} {KRYWYJ_SENTENCE}"
     assert is_answer(mentioned)
-    [asked] = await bot.send(group, f"/ask {QUESTION}", **kwargs)
+    [asked] = await bot.send(group, f"/ask {KRYWYJ_SENTENCE}", **kwargs)
     assert is_answer(asked)
-    [asked_by_name] = await bot.send(group, f"/ask@{BOT} {QUESTION}", **kwargs)
+    [asked_by_name] = await bot.send(group, f"/ask@{BOT} {KRYWYJ_SENTENCE}", **kwargs)
     assert is_answer(asked_by_name)
-    [replied] = await bot.send(group, QUESTION, reply_to_bot=True, **kwargs)
+    [replied] = await bot.send(group, KRYWYJ_SENTENCE, reply_to_bot=True, **kwargs)
     assert is_answer(replied)
     [usage] = await bot.send(group, "/ask", **kwargs)
     assert usage["text"].startswith("Write your question after /ask")
@@ -355,12 +341,12 @@ async def test_allowlist_refuses_other_chats_once_and_then_ignores_them(
         tg, live, TELEGRAM_ALLOWED_CHAT_IDS="42, -100", TELEGRAM_ADMIN_IDS="9"
     )
     try:
-        [allowed] = await harness.send(42, QUESTION)
-        [admin] = await harness.send(9, QUESTION)
-        [refusal] = await harness.send(7, QUESTION)
+        [allowed] = await harness.send(42, KRYWYJ_SENTENCE)
+        [admin] = await harness.send(9, KRYWYJ_SENTENCE)
+        [refusal] = await harness.send(7, KRYWYJ_SENTENCE)
         again = await harness.send(7, "/start")
         group_chatter = await harness.send(-200, "hello all", chat_type="group")
-        [group_answer] = await harness.send(-100, f"/ask {QUESTION}", chat_type="group")
+        [group_answer] = await harness.send(-100, f"/ask {KRYWYJ_SENTENCE}", chat_type="group")
         await harness.process(tg.push_callback_query(7, refusal["message_id"], "more:x"))
     finally:
         await harness.app.shutdown()
@@ -377,12 +363,12 @@ async def test_each_chat_may_ask_five_questions_per_30_seconds(
 ) -> None:
     harness = await start_harness(tg, live)
     try:
-        answered = [await harness.send(42, f"{QUESTION} {n}") for n in range(5)]
-        [slow_down] = await harness.send(42, QUESTION)
-        ignored = await harness.send(42, QUESTION)
-        [other_chat] = await harness.send(43, QUESTION)
+        answered = [await harness.send(42, f"{KRYWYJ_SENTENCE} {n}") for n in range(5)]
+        [slow_down] = await harness.send(42, KRYWYJ_SENTENCE)
+        ignored = await harness.send(42, KRYWYJ_SENTENCE)
+        [other_chat] = await harness.send(43, KRYWYJ_SENTENCE)
         harness.clock.advance(7)  # one question's worth of refill
-        [again] = await harness.send(42, QUESTION)
+        [again] = await harness.send(42, KRYWYJ_SENTENCE)
     finally:
         await harness.app.shutdown()
     assert all(is_answer(replies[0]) for replies in answered)
@@ -419,7 +405,7 @@ async def test_odd_messages_get_a_sensible_reply(bot: Harness) -> None:
 
 
 async def test_edited_messages_are_not_answered_again(bot: Harness) -> None:
-    update = bot.tg.push_message(42, QUESTION)
+    update = bot.tg.push_message(42, KRYWYJ_SENTENCE)
     edited = {"update_id": update["update_id"] + 1000, "edited_message": update["message"]}
     edited["edited_message"]["edit_date"] = update["message"]["date"] + 5
     await bot.process(edited)
@@ -471,7 +457,7 @@ async def test_sources_are_paginated_with_buttons(tg: FakeTelegram) -> None:
 @pytest.mark.parametrize("error_code", [429, 502, "close"])
 async def test_failed_api_calls_are_retried(bot: Harness, error_code: int | str) -> None:
     bot.tg.fail_next("sendMessage", error_code=error_code, retry_after=1)
-    [answer] = await bot.send(42, QUESTION)
+    [answer] = await bot.send(42, KRYWYJ_SENTENCE)
     assert is_answer(answer)
     sends = [m for m, _ in bot.tg.requests if m == "sendMessage"]
     assert len(sends) == 2
@@ -503,7 +489,7 @@ async def test_long_polling_end_to_end(tg: FakeTelegram, live: LiveIndex) -> Non
     await app.updater.start_polling(poll_interval=0.1, timeout=1)
     try:
         tg.push_message(42, "/start")
-        tg.push_message(42, QUESTION)
+        tg.push_message(42, KRYWYJ_SENTENCE)
         await tg.async_wait_for(
             lambda method, params: method == "sendMessage" and "<blockquote>" in params["text"],
             timeout=15,
