@@ -16,6 +16,9 @@ The sample files are messy on purpose, so layout is inferred line by line rather
 * Stray artifact lines at a paragraph boundary are dropped: a lone all-caps token of at
   most 4 letters (`MAB`) or a line without letters and digits (`***`).
 
+Sentences are split by the rules of the article's own language (identified per article by
+`index.language`; pysbd's rules for it, English rules for a language pysbd does not know).
+
 Every sentence is a contiguous span of the raw text and its `text` is
 `collapse_whitespace(raw[start:end])`, so each quote can be checked against the file.
 """
@@ -29,7 +32,9 @@ from datetime import date
 from itertools import pairwise
 
 import pysbd
+from pysbd.languages import LANGUAGE_CODES
 
+from index.language import ENGLISH, GERMAN, article_language
 from index.model import Paragraph, ParsedArticle, Sentence
 from index.verbatim import collapse_whitespace, repair_hyphenation
 
@@ -39,6 +44,9 @@ MAX_QUESTION_HEADING_WORDS = 8  # headings ending in "?" or ":" must be shorter 
 MAX_TITLE_CHARS = 120
 HEADER_LINES = 3  # a date is looked for in this many first non-empty lines
 SEGMENT_WINDOW = 2000  # pysbd sees at most this many chars at once, so work stays linear
+# The language is identified from this much body text: plenty for the model, and the cost of a
+# huge file stays bounded.
+LANGUAGE_SAMPLE_CHARS = 10_000
 
 FRONT_MATTER_LINES = 40  # a `---` metadata block must close within this many lines
 _LINE = re.compile(r"[^\r\n]+")
@@ -111,7 +119,8 @@ def parse_article(raw: str, path: str) -> ParsedArticle:
     article_date, lines = _take_date(lines)
     article_date = article_date or meta_date
     lines = [_strip_bullet(_strip_heading_marks(line)) for line in lines]
-    title, sections, paragraphs = _structure(raw, lines)
+    language = article_language(_text_sample(lines))
+    title, sections, paragraphs = _structure(raw, lines, language)
     title = meta_title or title
     if title is None and paragraphs:
         title = _shorten(paragraphs[0].sentences[0].text)
@@ -121,11 +130,15 @@ def parse_article(raw: str, path: str) -> ParsedArticle:
         date=article_date,
         paragraphs=tuple(paragraphs),
         sections=tuple(dict.fromkeys(sections)),
+        language=language,
     )
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of `text` (German rules), trailing whitespace excluded.
+def split_sentences(text: str, language: str = GERMAN) -> list[tuple[int, int]]:
+    """Sentence spans of `text` by `language`'s rules, trailing whitespace excluded.
+
+    pysbd knows abbreviations per language ("Jan. 5" in English, "17. März" in German); a
+    language it has no rules for is split with the English ones.
 
     pysbd is fed windows of at most SEGMENT_WINDOW chars: it is slow on long inputs, and a
     text without any punctuation would otherwise be one endless sentence.
@@ -134,7 +147,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     pos = _skip_space(text, 0)
     while pos < len(text):
         stop = _window_stop(text, pos)
-        starts = [pos + s for s in _sentence_starts(text[pos:stop])]
+        starts = [pos + s for s in _sentence_starts(text[pos:stop], language)]
         if stop < len(text) and len(starts) > 1 and starts[-1] - pos >= SEGMENT_WINDOW // 4:
             # The window's last sentence may run past `stop`: segment it again next round.
             bounds, pos = starts, starts[-1]
@@ -275,7 +288,21 @@ def _strip_bullet(line: _Line) -> _Line:
 # --- headings and paragraphs ------------------------------------------------------------------
 
 
-def _structure(raw: str, lines: list[_Line]) -> tuple[str | None, list[str], list[Paragraph]]:
+def _text_sample(lines: list[_Line]) -> str:
+    """The first LANGUAGE_SAMPLE_CHARS of the article's lines, for language identification."""
+    sample: list[str] = []
+    size = 0
+    for line in lines:
+        sample.append(line.text[: LANGUAGE_SAMPLE_CHARS - size])
+        size += len(sample[-1]) + 1
+        if size >= LANGUAGE_SAMPLE_CHARS:
+            break
+    return "\n".join(sample)
+
+
+def _structure(
+    raw: str, lines: list[_Line], language: str
+) -> tuple[str | None, list[str], list[Paragraph]]:
     """Walk the lines once: headings, artifacts and paragraphs, in order."""
     headings = _heading_flags(lines)
     title: str | None = None
@@ -298,7 +325,7 @@ def _structure(raw: str, lines: list[_Line]) -> tuple[str | None, list[str], lis
         current.append(line)
         following = lines[index + 1] if index + 1 < len(lines) else None
         if _ends_paragraph(line, following):
-            sentences = _paragraph_sentences(raw, current)
+            sentences = _paragraph_sentences(raw, current, language)
             if sentences:
                 paragraphs.append(Paragraph(len(paragraphs) + 1, section, sentences))
             current = []
@@ -373,12 +400,12 @@ def _ends_paragraph(line: _Line, following: _Line | None) -> bool:
 # --- sentences --------------------------------------------------------------------------------
 
 
-def _paragraph_sentences(raw: str, lines: list[_Line]) -> tuple[Sentence, ...]:
+def _paragraph_sentences(raw: str, lines: list[_Line], language: str) -> tuple[Sentence, ...]:
     """Segment each run of lines (a new run at every bullet) and map spans back to raw."""
     sentences: list[Sentence] = []
     for run in _runs(lines):
         cleaned, origin = _cleaned_text(raw, run)
-        for start, end in split_sentences(cleaned):
+        for start, end in split_sentences(cleaned, language):
             raw_start, raw_end = origin[start], origin[end - 1] + 1
             text = collapse_whitespace(raw[raw_start:raw_end])
             if text:
@@ -437,19 +464,22 @@ def _line_joint(raw: str, before: _Line, after: _Line) -> str:
 _per_thread = threading.local()
 
 
-def _segmenter() -> pysbd.Segmenter:
-    """One Segmenter per thread: it is costly to build and keeps per-call state on itself."""
-    segmenter = getattr(_per_thread, "segmenter", None)
+def _segmenter(language: str) -> pysbd.Segmenter:
+    """One Segmenter per thread and language: it is costly to build and keeps per-call state
+    on itself."""
+    segmenters: dict[str, pysbd.Segmenter] = _per_thread.__dict__.setdefault("segmenters", {})
+    rules = language if language in LANGUAGE_CODES else ENGLISH
+    segmenter = segmenters.get(rules)
     if segmenter is None:
-        segmenter = pysbd.Segmenter(language="de", clean=False, char_span=True)
-        _per_thread.segmenter = segmenter
+        segmenter = pysbd.Segmenter(language=rules, clean=False, char_span=True)
+        segmenters[rules] = segmenter
     return segmenter
 
 
-def _sentence_starts(chunk: str) -> list[int]:
+def _sentence_starts(chunk: str, language: str) -> list[int]:
     """Where pysbd starts sentences in `chunk` (which starts with a non-space char)."""
     try:
-        spans = _segmenter().segment(chunk)
+        spans = _segmenter(language).segment(chunk)
     except Exception:  # pysbd is regex-heavy third-party code; odd input must not crash us
         return [0]
     starts = [0]

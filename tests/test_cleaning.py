@@ -320,3 +320,57 @@ def test_markdown_front_matter_and_headings() -> None:
 def test_a_lone_rule_line_is_not_front_matter() -> None:
     article = parse_article("---\nEin Satz ohne Ende des Blocks.\n", "x.md")
     assert article.title == "Ein Satz ohne Ende des Blocks."
+
+
+# --- each article in its own language ---------------------------------------------------------
+
+XQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "xquad"
+needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/xquad is not there")
+
+
+def test_english_article_is_split_by_english_rules() -> None:
+    raw = (
+        "The talks began on Jan. 5. He said they went well.\n\n"
+        "Mr. Smith met Dr. Jones in the U.S. on Monday, the officials said. They agreed."
+    )
+    article = parse_article(raw, "en.txt")
+    assert article.language == "en"
+    assert all_sentences(article) == [
+        "The talks began on Jan. 5.",
+        "He said they went well.",
+        "Mr. Smith met Dr. Jones in the U.S. on Monday, the officials said.",
+        "They agreed.",
+    ]
+    assert_verbatim(raw, article)
+
+
+def test_german_article_keeps_german_rules() -> None:
+    raw = "Am 17. März sprach er mit Vertretern der Regierung. Dann reiste er z. B. nach Kiew."
+    article = parse_article(raw, "de.txt")
+    assert article.language == "de"
+    assert all_sentences(article) == [
+        "Am 17. März sprach er mit Vertretern der Regierung.",
+        "Dann reiste er z. B. nach Kiew.",
+    ]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sample_articles_are_german(name: str) -> None:
+    assert parse(name).language == "de"
+
+
+@needs_xquad
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_xquad_articles_in_their_language_and_verbatim(language: str) -> None:
+    for path in sorted((XQUAD / f"articles-{language}").glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        article = parse_article(raw, path.name)
+        assert article.language == language, path.name
+        assert_verbatim(raw, article)
+
+
+def test_a_language_pysbd_does_not_know_is_split_with_english_rules() -> None:
+    raw = "O governo anunciou na terça-feira uma nova reforma. A oposição rejeitou a proposta."
+    article = parse_article(raw, "pt.txt")
+    assert article.language == "pt"
+    assert len(all_sentences(article)) == 2
