@@ -2,14 +2,24 @@
 
 The sample files are messy on purpose, so layout is inferred line by line rather than trusted:
 
-* A paragraph ends at a line that ends a sentence (`.`, `!`, `?`, `…`, or a closing quote).
-  Any other line (`NATO-`, a soft wrap, an intro ending in `:`) continues into the next
-  non-empty line, across blank lines too. This works for files that separate paragraphs
-  with single newlines and for files that use blank lines, and for files that mix both.
+* A paragraph ends at a line that ends a sentence (`.`, `!`, `?`, `…`, or a closing quote;
+  reference marks such as `:212–219` or `[citation needed]` after it do not count). Any
+  other line (`NATO-`, a soft wrap, an intro ending in `:`) continues into the next
+  non-empty line. Whether it continues across a blank line depends on the file's layout:
+  in a file that separates paragraphs with blank lines (judged by what follows its
+  sentence-ending lines) a blank line ends a paragraph unless a split word (`NATO-`), an
+  intro (`:`) or a lower-case continuation carries it on; in a file of single newlines a
+  blank line is no boundary of its own.
 * A heading is a short line (≤ 12 words, ≤ 100 chars) at a paragraph boundary that does not
   end like a sentence, or a very short one (≤ 8 words) ending in `?` or `:`, and that is
-  followed by body text. A `:` line that introduces a list or a quote is body text.
-* The first heading, if the text starts with one, is the title and not a section.
+  followed by body text. A `:` line that introduces a list or a quote is body text. In a
+  blank-line file a heading is followed by a blank line or another short line.
+* The first heading, if the text starts with one, is the title and not a section. Heading-
+  shaped lines between the title and the first body paragraph (a byline, kicker, dek or the
+  lead picture's caption) are paragraphs of their own, never sections: a section starts
+  only once the body has (a Markdown `## Heading` is trusted anywhere).
+* A picture caption or credit (`(AP Photo/…)`, `Foto: …/dpa`, `©`) is never a heading: it
+  is a paragraph of its own, so it is not embedded with the paragraphs below it.
 * Bullet items (`- `, `• `, ...) that follow each other form one paragraph, together with
   an intro line ending in `:`; each item starts its own sentence and its marker is not
   quoted.
@@ -57,6 +67,14 @@ _ARTIFACT = re.compile(r"[A-ZÄÖÜ]{1,4}|[^\w]+")
 _SENTENCE_END = re.compile(r"(?:[.!?…][\"'»«“”’‘)\]]*|[»«“”\"])$")
 _NOT_HEADING_END = frozenset(".!…»«“”\"'‚‘’,;-–—/")
 _OPENING_QUOTES = frozenset('„"«»‚‘“')
+# Reference marks after a sentence's end ("… theory.:212–219", "… operate.[citation needed]").
+_REFERENCE_MARKS = re.compile(r"(?:\[[^\]]*\]|:?\d+(?:[–-]\d+)?(?=[:\s]|$))+$")
+# Picture credits: a copyright sign, a trailing "(…)" remark, an agency list joined by slashes
+# after a colon, or a credit label. The labels are language-level words (English, German).
+_CREDIT = re.compile(
+    r"©|\([^()]*\)$|:[^:]*\w/\w[^:]*$"
+    r"|(?i:\b(?:photo|foto|bild|image|picture|credit|quelle|source)s?(?:[ \t]+source)?[ \t]*:)"
+)
 
 _DATE_LABEL = re.compile(r"(?i)(?:date|datum)\b[ \t]*:?[ \t]*")
 _DATE_TAIL = re.compile(r"(?i)[ \t,]*(?:\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:uhr)?)?[ \t.,;]*")
@@ -304,12 +322,21 @@ def _structure(
     raw: str, lines: list[_Line], language: str
 ) -> tuple[str | None, list[str], list[Paragraph]]:
     """Walk the lines once: headings, artifacts and paragraphs, in order."""
-    headings = _heading_flags(lines)
+    blank_layout = _uses_blank_lines(lines)
+    headings = _heading_flags(lines, blank_layout)
     title: str | None = None
     section: str | None = None
     sections: list[str] = []
     paragraphs: list[Paragraph] = []
     current: list[_Line] = []
+
+    def close() -> None:
+        nonlocal current
+        sentences = _paragraph_sentences(raw, current, language)
+        if sentences:
+            paragraphs.append(Paragraph(len(paragraphs) + 1, section, sentences))
+        current = []
+
     for index, line in enumerate(lines):
         if not current:
             if _is_artifact(line):
@@ -318,22 +345,44 @@ def _structure(
                 heading = collapse_whitespace(line.text)
                 if title is None and not paragraphs and not sections:
                     title = heading
-                else:
+                elif paragraphs or sections or line.marked_heading:
                     section = heading
                     sections.append(heading)
+                else:  # between the title and the body: a byline, kicker, caption or dek
+                    current.append(line)
+                    close()
+                continue
+            if _is_credit(line):  # a photo caption or credit: a paragraph of its own
+                current.append(line)
+                close()
                 continue
         current.append(line)
         following = lines[index + 1] if index + 1 < len(lines) else None
-        if _ends_paragraph(line, following):
-            sentences = _paragraph_sentences(raw, current, language)
-            if sentences:
-                paragraphs.append(Paragraph(len(paragraphs) + 1, section, sentences))
-            current = []
+        if _ends_paragraph(line, following, blank_layout):
+            close()
     return title, sections, paragraphs
 
 
-def _heading_flags(lines: list[_Line]) -> list[bool]:
-    """Which lines are headings, should a paragraph boundary fall just before them."""
+def _uses_blank_lines(lines: list[_Line]) -> bool:
+    """Does the file separate its paragraphs with blank lines? Judged by what follows the
+    lines that end a sentence: mostly a blank line, or mostly the next line directly."""
+    blank = direct = 0
+    for line, following in pairwise(lines):
+        if _SENTENCE_END.search(_end_of(line.text)):
+            if following.blank_before:
+                blank += 1
+            else:
+                direct += 1
+    return blank > direct
+
+
+def _heading_flags(lines: list[_Line], blank_layout: bool) -> list[bool]:
+    """Which lines are headings, should a paragraph boundary fall just before them.
+
+    In a file whose paragraphs are separated by blank lines a heading is set off by one too, or
+    stands in a block of short lines (title and byline): a short line that runs straight on
+    into body text is a wrapped line ("… von O" / "2 in der Umgebung"), not a heading.
+    """
     shaped = [_looks_like_heading(line) for line in lines]
     artifacts = [_is_artifact(line) for line in lines]
     body_from = [False] * (len(lines) + 1)  # is there body text at or after this line?
@@ -351,22 +400,36 @@ def _heading_flags(lines: list[_Line]) -> list[bool]:
             and body_from[following]
             and _opens_block(lines[following])
             and not _introduces(line, lines[following])
+            and (not blank_layout or lines[index + 1].blank_before or shaped[index + 1])
         )
     return flags
 
 
 def _looks_like_heading(line: _Line) -> bool:
     text = line.text
-    if line.bullet or len(text) > MAX_HEADING_CHARS:
+    if line.bullet or len(text) > MAX_HEADING_CHARS or _is_credit(line):
         return False
     words = len(text.split())
     if words > MAX_HEADING_WORDS:
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
+    text = _end_of(text)
     if text[-1] in "?:":
         return words <= MAX_QUESTION_HEADING_WORDS
     return text[-1] not in _NOT_HEADING_END
+
+
+def _end_of(text: str) -> str:
+    """A line's last characters, reference marks after its final punctuation left out."""
+    tail = text[-40:]
+    return (_REFERENCE_MARKS.sub("", tail) or tail)[-8:]
+
+
+def _is_credit(line: _Line) -> bool:
+    """A photo caption or credit line ("… (Photo: Reuters)", "Foto: Lukatsky/AP/dpa", "©
+    …"): it belongs to a picture, never heads the paragraphs below it."""
+    return not line.bullet and _CREDIT.search(line.text) is not None
 
 
 def _opens_block(line: _Line) -> bool:
@@ -383,7 +446,7 @@ def _is_artifact(line: _Line) -> bool:
     return not line.bullet and _ARTIFACT.fullmatch(line.text) is not None
 
 
-def _ends_paragraph(line: _Line, following: _Line | None) -> bool:
+def _ends_paragraph(line: _Line, following: _Line | None, blank_layout: bool) -> bool:
     if following is None or following.marked_heading:
         return True
     if line.bullet:
@@ -391,10 +454,15 @@ def _ends_paragraph(line: _Line, following: _Line | None) -> bool:
             following.text[0].islower() and not following.blank_before
         )
         return not following.bullet and not continues
-    tail = line.text[-8:]
+    tail = _end_of(line.text)
     if _SENTENCE_END.search(tail):
         return True
-    return tail[-1] in ")]" and following.blank_before
+    if following.blank_before and (blank_layout or tail[-1] in ")]"):
+        # Only a word split at the line end ("NATO-"), an intro ("… the law:") or a sentence
+        # going on in lower case carries a paragraph across a blank line ("… string
+        # theory.:212–219" ends one).
+        return not (tail[-1] in "-:" or following.text[0].islower())
+    return False
 
 
 # --- sentences --------------------------------------------------------------------------------

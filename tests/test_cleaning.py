@@ -361,11 +361,12 @@ def test_sample_articles_are_german(name: str) -> None:
 
 @needs_xquad
 @pytest.mark.parametrize("language", ["en", "de"])
-def test_xquad_articles_in_their_language_and_verbatim(language: str) -> None:
+def test_xquad_articles_in_their_language_verbatim_and_without_headings(language: str) -> None:
     for path in sorted((XQUAD / f"articles-{language}").glob("*.txt")):
         raw = path.read_text(encoding="utf-8")
         article = parse_article(raw, path.name)
         assert article.language == language, path.name
+        assert article.sections == (), path.name  # xquad has no headings at all
         assert_verbatim(raw, article)
 
 
@@ -374,3 +375,127 @@ def test_a_language_pysbd_does_not_know_is_split_with_english_rules() -> None:
     article = parse_article(raw, "pt.txt")
     assert article.language == "pt"
     assert len(all_sentences(article)) == 2
+
+
+# --- bylines, captions and wrapped lines are not headings --------------------------------------
+
+ENGLISH_NEWS = """Storm floods coastal towns in northern England
+By Jane Doe and Tom Black, Associated Press
+
+Heavy rain flooded dozens of coastal towns on Tuesday, forcing hundreds of residents to leave \
+their homes. The Environment Agency issued 40 flood warnings.
+
+Residents wade through a flooded street in Hull on Tuesday (AP Photo/Jon Super)
+
+Rescue teams used boats to reach elderly people trapped in their houses, a spokesman said.
+
+Cleanup could take weeks
+
+Local officials said the damage would cost millions of pounds.
+
+Photo: Reuters
+
+The government promised emergency funding on Wednesday.
+"""
+
+GERMAN_NEWS = """Hochwasser in Norddeutschland
+Von Anna Müller, Hamburg
+Starker Regen hat am Dienstag zahlreiche Orte an der Küste überflutet. Hunderte Menschen \
+mussten ihre Häuser verlassen.
+Einsatzkräfte in Husum am Dienstag Foto: Marcus Brandt/dpa
+Die Feuerwehr rettete mit Booten ältere Menschen aus ihren Häusern, sagte ein Sprecher.
+Aufräumen kann Wochen dauern
+Die Schäden gehen nach Angaben der Behörden in die Millionen.
+"""
+
+
+@pytest.mark.parametrize(
+    ("raw", "title", "byline", "caption", "section"),
+    [
+        (
+            ENGLISH_NEWS,
+            "Storm floods coastal towns in northern England",
+            "By Jane Doe and Tom Black, Associated Press",
+            "Residents wade through a flooded street in Hull on Tuesday (AP Photo/Jon Super)",
+            "Cleanup could take weeks",
+        ),
+        (
+            GERMAN_NEWS,
+            "Hochwasser in Norddeutschland",
+            "Von Anna Müller, Hamburg",
+            "Einsatzkräfte in Husum am Dienstag Foto: Marcus Brandt/dpa",
+            "Aufräumen kann Wochen dauern",
+        ),
+    ],
+)
+def test_byline_and_caption_are_paragraphs_of_their_own_not_sections(
+    raw: str, title: str, byline: str, caption: str, section: str
+) -> None:
+    article = parse_article(raw, "news.txt")
+    assert article.title == title
+    assert article.sections == (section,)
+    texts = [p.text for p in article.paragraphs]
+    assert texts[0] == byline and caption in texts
+    assert all(p.section in (None, section) for p in article.paragraphs)
+    assert article.paragraphs[-1].section == section
+    assert_verbatim(raw, article)
+
+
+def test_a_credit_line_is_never_a_heading() -> None:
+    article = parse_article(ENGLISH_NEWS, "storm.txt")
+    credit = next(p for p in article.paragraphs if p.text == "Photo: Reuters")
+    assert credit.section == "Cleanup could take weeks"  # it stays under the real heading
+    assert "Photo: Reuters" not in article.sections
+
+
+def test_markdown_heading_right_after_the_title_is_a_section() -> None:
+    raw = "# Storm floods towns\n\n## Background\n\nHeavy rain flooded the towns on Tuesday.\n"
+    article = parse_article(raw, "x.md")
+    assert article.title == "Storm floods towns"
+    assert article.sections == ("Background",)
+
+
+def test_a_short_wrapped_line_in_a_blank_line_file_is_no_heading() -> None:
+    raw = (
+        "Oxygen is used in medicine. Doctors rely on it every day.\n\n"
+        "Hyperbaric medicine uses special chambers to increase the partial pressure of O\n"
+        "2 around the patient and, when needed, the medical staff.\n\n"
+        "Carbon monoxide poisoning is treated this way. It works well.\n"
+    )
+    article = parse_article(raw, "oxygen.txt")
+    assert article.sections == ()
+    assert len(article.paragraphs) == 3
+    assert article.paragraphs[1].text.startswith("Hyperbaric medicine")
+    assert article.paragraphs[1].text.endswith("the medical staff.")
+
+
+def test_a_blank_line_ends_a_paragraph_without_final_punctuation() -> None:
+    raw = (
+        "Physicists have long asked how the forces unite. Many answers were proposed.\n\n"
+        "One approach to answering the question of how the forces unite is string theory.:212–219"
+        "\n\n"
+        "The national boards of examination for such schools in India are the CBSE and the "
+        "CISCE, NENBSE\n\n"
+        "Some of these schools were shut down, although some continue to operate.[citation "
+        "needed]\n\n"
+        "The force also depends on the magnetic field. Fully stated, this is the law:\n\n"
+        "Force equals mass times acceleration.\n"
+    )
+    article = parse_article(raw, "force.txt")
+    assert [collapse_whitespace(raw[p.start : p.end]) for p in article.paragraphs][1:] == [
+        "One approach to answering the question of how the forces unite is string theory.:212–219",
+        "The national boards of examination for such schools in India are the CBSE and the "
+        "CISCE, NENBSE",
+        "Some of these schools were shut down, although some continue to operate.[citation needed]",
+        "The force also depends on the magnetic field. Fully stated, this is the law: Force "
+        "equals mass times acceleration.",
+    ]
+
+
+@pytest.mark.parametrize("line", ["It is string theory.:212–219", "Some operate.[citation needed]"])
+def test_a_sentence_with_reference_marks_is_no_heading(line: str) -> None:
+    raw = f"{line}\n\nThe next paragraph follows here. It has two sentences.\n"
+    article = parse_article(raw, "refs.txt")
+    assert article.sections == () and article.title != line
+    first = article.paragraphs[0]
+    assert raw[first.start : first.end] == line
