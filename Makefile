@@ -42,6 +42,7 @@ test: lint
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.drop_to_answer
+	$(BIN)/python -m benchmarks.worst_files
 
 clean:
 	rm -rf $(VENV) .newsbot
