@@ -20,9 +20,12 @@ The sample files are messy on purpose, so layout is inferred line by line rather
   only once the body has (a Markdown `## Heading` is trusted anywhere).
 * A picture caption or credit (`(AP Photo/…)`, `Foto: …/dpa`, `©`) is never a heading: it
   is a paragraph of its own, so it is not embedded with the paragraphs below it.
+* A hard-wrapped file (most lines run on mid-sentence, at about the same width) has lines
+  short in words that go on with a capital letter: a line that nearly fills the width is a
+  wrapped line, never a heading, and there only a blank line ends a paragraph.
 * Bullet items (`- `, `• `, ...) that follow each other form one paragraph, together with
   an intro line ending in `:`; each item starts its own sentence and its marker is not
-  quoted.
+  quoted. A dash after a line that stops mid-sentence is a dash, not an item.
 * Stray artifact lines at a paragraph boundary are dropped: a lone all-caps token of at
   most 4 letters (`MAB`) or a line without letters and digits (`***`).
 
@@ -50,6 +53,9 @@ from index.verbatim import collapse_whitespace, repair_hyphenation
 
 MAX_HEADING_WORDS = 12
 MAX_HEADING_CHARS = 100
+MAX_CAPTION_CHARS = 2 * MAX_HEADING_CHARS  # a caption is a line or two, not a paragraph
+WRAPPED_LINE_SHARE = 0.8  # in a hard-wrapped file a line this close to the width is wrapped
+MIN_WRAP_WIDTH = 40  # narrower "wrapping" is a column of short lines, not wrapped prose
 MAX_QUESTION_HEADING_WORDS = 8  # headings ending in "?" or ":" must be shorter still
 MAX_TITLE_CHARS = 120
 HEADER_LINES = 3  # a date is looked for in this many first non-empty lines
@@ -69,11 +75,13 @@ _NOT_HEADING_END = frozenset(".!…»«“”\"'‚‘’,;-–—/")
 _OPENING_QUOTES = frozenset('„"«»‚‘“')
 # Reference marks after a sentence's end ("… theory.:212–219", "… operate.[citation needed]").
 _REFERENCE_MARKS = re.compile(r"(?:\[[^\]]*\]|:?\d+(?:[–-]\d+)?(?=[:\s]|$))+$")
-# Picture credits: a copyright sign, a trailing "(…)" remark, an agency list joined by slashes
-# after a colon, or a credit label. The labels are language-level words (English, German).
+# Picture credits: a copyright sign, a trailing "(AP Photo/…)" or "(Foto: …)", an agency list
+# joined by slashes after a colon, or a line opening with a credit label. The labels are
+# language-level words (English, German).
+_CREDIT_LABEL = r"(?i:photo|foto|bild|image|picture|credit|quelle|source)s?"
 _CREDIT = re.compile(
-    r"©|\([^()]*\)$|:[^:]*\w/\w[^:]*$"
-    r"|(?i:\b(?:photo|foto|bild|image|picture|credit|quelle|source)s?(?:[ \t]+source)?[ \t]*:)"
+    rf"©|\((?:[^()]*\w/\w[^()]*|{_CREDIT_LABEL}\b[^()]*)\)$|:[^:]*\w/\w[^:]*$"
+    rf"|^{_CREDIT_LABEL}(?i:[ \t]+source)?[ \t]*[:,]"
 )
 
 _DATE_LABEL = re.compile(r"(?i)(?:date|datum)\b[ \t]*:?[ \t]*")
@@ -127,6 +135,14 @@ class _Line:
     marked_heading: bool = False  # a Markdown `# Heading`: a heading whatever its shape
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How a file is laid out, judged from all its lines."""
+
+    blank_lines: bool  # paragraphs are separated by blank lines
+    wrap_width: int | None  # lines are hard-wrapped at about this width
+
+
 # --- public API -------------------------------------------------------------------------------
 
 
@@ -136,7 +152,11 @@ def parse_article(raw: str, path: str) -> ParsedArticle:
     meta_title, meta_date, lines = _take_front_matter(lines)
     article_date, lines = _take_date(lines)
     article_date = article_date or meta_date
-    lines = [_strip_bullet(_strip_heading_marks(line)) for line in lines]
+    lines = [_strip_heading_marks(line) for line in lines]
+    lines = [
+        _strip_bullet(line) if _may_be_item(previous) else line
+        for previous, line in zip([None, *lines], lines, strict=False)
+    ]
     language = article_language(_text_sample(lines))
     title, sections, paragraphs = _structure(raw, lines, language)
     title = meta_title or title
@@ -293,6 +313,20 @@ def _iso_date(parts: dict[str, str | None]) -> str | None:
     return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
 
 
+def _may_be_item(previous: _Line | None) -> bool:
+    """A dash after a line that stops mid-sentence is a dash ("… darstellt" / "- im
+    Parlament …" in wrapped text), not a list item: items follow the end of a sentence, an
+    intro `:`, a heading set apart by a blank line, or another item."""
+    if previous is None or _BULLET.match(previous.text):
+        return True
+    text = previous.text
+    return (
+        text.endswith(":")
+        or bool(_SENTENCE_END.search(_end_of(text)))
+        or (previous.blank_before and _looks_like_heading(previous))
+    )
+
+
 def _strip_bullet(line: _Line) -> _Line:
     """List items keep their place in the text, but their marker is not part of any quote."""
     marker = _BULLET.match(line.text)
@@ -322,8 +356,9 @@ def _structure(
     raw: str, lines: list[_Line], language: str
 ) -> tuple[str | None, list[str], list[Paragraph]]:
     """Walk the lines once: headings, artifacts and paragraphs, in order."""
-    blank_layout = _uses_blank_lines(lines)
-    headings = _heading_flags(lines, blank_layout)
+    wrap_width = _wrap_width(lines)
+    layout = _Layout(_uses_blank_lines(lines, wrap_width), wrap_width)
+    headings = _heading_flags(lines, layout)
     title: str | None = None
     section: str | None = None
     sections: list[str] = []
@@ -358,32 +393,62 @@ def _structure(
                 continue
         current.append(line)
         following = lines[index + 1] if index + 1 < len(lines) else None
-        if _ends_paragraph(line, following, blank_layout):
+        if _ends_paragraph(line, following, layout):
             close()
     return title, sections, paragraphs
 
 
-def _uses_blank_lines(lines: list[_Line]) -> bool:
+def _uses_blank_lines(lines: list[_Line], wrap_width: int | None) -> bool:
     """Does the file separate its paragraphs with blank lines? Judged by what follows the
-    lines that end a sentence: mostly a blank line, or mostly the next line directly."""
+    lines that end a sentence: mostly a blank line, or mostly the next line directly. In a
+    hard-wrapped file only short lines count: one that fills the width may end a sentence in
+    the middle of a paragraph."""
     blank = direct = 0
     for line, following in pairwise(lines):
+        if wrap_width is not None and len(line.text) >= WRAPPED_LINE_SHARE * wrap_width:
+            continue
         if _SENTENCE_END.search(_end_of(line.text)):
             if following.blank_before:
                 blank += 1
             else:
                 direct += 1
+    if wrap_width is not None and blank == direct == 0:  # no short line ends a sentence
+        return any(line.blank_before for line in lines)
     return blank > direct
 
 
-def _heading_flags(lines: list[_Line], blank_layout: bool) -> list[bool]:
+def _wrap_width(lines: list[_Line]) -> int | None:
+    """The width a hard-wrapped file is wrapped at (most lines run on into the next one
+    mid-sentence), or None. Such a file's lines fill the width, so a line nearly as long
+    is a wrapped line even where it is short in words and the next one starts upper-case."""
+    run_on = sorted(
+        len(line.text)
+        for line, following in pairwise(lines)
+        if not following.blank_before
+        and not line.bullet
+        and not _SENTENCE_END.search(_end_of(line.text))
+    )
+    if len(run_on) < max(2, (len(lines) - 1) / 2):
+        return None
+    width = run_on[int(0.9 * (len(run_on) - 1))]
+    median = run_on[len(run_on) // 2]
+    # Wrapped lines are about equally long; short run-on lines of varied length are headings,
+    # bylines and captions of a file that is not wrapped at all.
+    return width if width >= MIN_WRAP_WIDTH and median >= WRAPPED_LINE_SHARE * width else None
+
+
+def _heading_flags(lines: list[_Line], layout: _Layout) -> list[bool]:
     """Which lines are headings, should a paragraph boundary fall just before them.
 
     In a file whose paragraphs are separated by blank lines a heading is set off by one too, or
     stands in a block of short lines (title and byline): a short line that runs straight on
     into body text is a wrapped line ("… von O" / "2 in der Umgebung"), not a heading.
     """
-    shaped = [_looks_like_heading(line) for line in lines]
+    shaped = [
+        _looks_like_heading(line)
+        and (layout.wrap_width is None or len(line.text) < WRAPPED_LINE_SHARE * layout.wrap_width)
+        for line in lines
+    ]
     artifacts = [_is_artifact(line) for line in lines]
     body_from = [False] * (len(lines) + 1)  # is there body text at or after this line?
     kept_after: list[int | None] = [None] * len(lines)  # next line that is not an artifact
@@ -400,7 +465,7 @@ def _heading_flags(lines: list[_Line], blank_layout: bool) -> list[bool]:
             and body_from[following]
             and _opens_block(lines[following])
             and not _introduces(line, lines[following])
-            and (not blank_layout or lines[index + 1].blank_before or shaped[index + 1])
+            and (not layout.blank_lines or lines[index + 1].blank_before or shaped[index + 1])
         )
     return flags
 
@@ -428,8 +493,12 @@ def _end_of(text: str) -> str:
 
 def _is_credit(line: _Line) -> bool:
     """A photo caption or credit line ("… (Photo: Reuters)", "Foto: Lukatsky/AP/dpa", "©
-    …"): it belongs to a picture, never heads the paragraphs below it."""
-    return not line.bullet and _CREDIT.search(line.text) is not None
+    …"): it belongs to a picture, never heads the paragraphs below it. A line that ends
+    like a sentence is body text whatever it mentions ("… (Quelle: AFP).")."""
+    text = line.text
+    if line.bullet or len(text) > MAX_CAPTION_CHARS or _SENTENCE_END.search(_end_of(text)):
+        return False
+    return _CREDIT.search(text) is not None
 
 
 def _opens_block(line: _Line) -> bool:
@@ -446,7 +515,7 @@ def _is_artifact(line: _Line) -> bool:
     return not line.bullet and _ARTIFACT.fullmatch(line.text) is not None
 
 
-def _ends_paragraph(line: _Line, following: _Line | None, blank_layout: bool) -> bool:
+def _ends_paragraph(line: _Line, following: _Line | None, layout: _Layout) -> bool:
     if following is None or following.marked_heading:
         return True
     if line.bullet:
@@ -456,8 +525,9 @@ def _ends_paragraph(line: _Line, following: _Line | None, blank_layout: bool) ->
         return not following.bullet and not continues
     tail = _end_of(line.text)
     if _SENTENCE_END.search(tail):
-        return True
-    if following.blank_before and (blank_layout or tail[-1] in ")]"):
+        # A hard-wrapped line may end a sentence mid-paragraph: there only blank lines count.
+        return following.blank_before or not (layout.blank_lines and layout.wrap_width)
+    if following.blank_before and (layout.blank_lines or tail[-1] in ")]"):
         # Only a word split at the line end ("NATO-"), an intro ("… the law:") or a sentence
         # going on in lower case carries a paragraph across a blank line ("… string
         # theory.:212–219" ends one).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from itertools import pairwise
 from pathlib import Path
 
@@ -448,6 +449,16 @@ def test_a_credit_line_is_never_a_heading() -> None:
     assert "Photo: Reuters" not in article.sections
 
 
+def test_a_source_named_inside_body_text_is_no_caption() -> None:
+    raw = (
+        "Nach den Zahlen vom Montag (Quelle: Statistisches Bundesamt) stiegen die Preise im\n"
+        "März für Lebensmittel und Energie um fünf\n"
+        "Prozent. Die Zahlen sind vorläufig.\n"
+    )
+    article = parse_article(raw, "preise.txt")
+    assert [p.text for p in article.paragraphs] == [collapse_whitespace(raw)]
+
+
 def test_markdown_heading_right_after_the_title_is_a_section() -> None:
     raw = "# Storm floods towns\n\n## Background\n\nHeavy rain flooded the towns on Tuesday.\n"
     article = parse_article(raw, "x.md")
@@ -499,3 +510,36 @@ def test_a_sentence_with_reference_marks_is_no_heading(line: str) -> None:
     assert article.sections == () and article.title != line
     first = article.paragraphs[0]
     assert raw[first.start : first.end] == line
+
+
+@needs_xquad
+@pytest.mark.parametrize("width", [60, 72, 100])
+def test_hard_wrapped_articles_keep_their_paragraphs_and_get_no_headings(width: int) -> None:
+    """The same xquad articles wrapped at a fixed width: every wrapped line is short in
+    words and German ones go on with a capital letter, yet none is a heading."""
+    for language in ("de", "en"):
+        for path in sorted((XQUAD / f"articles-{language}").glob("*.txt")):
+            raw = path.read_text(encoding="utf-8")
+            paragraphs = [p for p in raw.split("\n\n") if p.strip()]
+            # Not at hyphens: whether "nicht-" / "tertiäre" is one word is verbatim's guess.
+            wrapped = "\n\n".join(
+                textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs
+            )
+            article, unwrapped = parse_article(wrapped, path.name), parse_article(raw, path.name)
+            assert article.sections == (), path.name
+            assert len(article.paragraphs) == len(unwrapped.paragraphs), path.name
+            assert article.title == unwrapped.title, path.name
+            assert_verbatim(wrapped, article)
+
+
+def test_a_dash_that_opens_a_wrapped_line_is_no_list_item() -> None:
+    raw = (
+        "Das bedeutet, dass - obwohl der Rat die Institution zur Vertretung der Staaten\n"
+        "darstellt - im Parlament kleinere Staaten mehr Gewicht haben als größere Staaten.\n"
+        "Die Liste der Forderungen ist lang und wird jeden Tag länger, sagte er:\n"
+        "- erstens ein Waffenstillstand\n"
+        "- zweitens Verhandlungen\n"
+    )
+    sentences = all_sentences(parse_article(raw, "dash.txt"))
+    assert sentences[0].endswith("als größere Staaten.") and "darstellt - im" in sentences[0]
+    assert sentences[-2:] == ["erstens ein Waffenstillstand", "zweitens Verhandlungen"]
