@@ -46,6 +46,7 @@ eval: $(VENV)/.installed-base
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.drop_to_answer
+	$(BIN)/python -m benchmarks.worst_files
 
 clean:
 	rm -rf $(VENV) .newsbot

@@ -316,6 +316,8 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
 
     def synced(report: SyncReport) -> None:  # in the watcher's thread
         log.info("articles synced: %s", report.summary())
+        for item in report.skipped:
+            log.warning("skipped %s: %s", item.path, item.reason)
         if on_synced is not None:
             loop.call_soon_threadsafe(_run_hook, application, on_synced, report)
 

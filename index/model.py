@@ -56,6 +56,7 @@ class ParsedArticle:
     date: str | None  # as written: "2025-03", "2025-03-17", ...
     paragraphs: tuple[Paragraph, ...]
     sections: tuple[str, ...] = ()
+    language: str = "en"  # ISO 639-1 code of the article's language (sentence rules follow it)
 
 
 @dataclass(frozen=True, slots=True)

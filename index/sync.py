@@ -13,7 +13,7 @@ import numpy as np
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
-from index.files import ArticleFile, SkippedFile, discover, read_article, relative_name
+from index.files import ArticleFile, SkippedFile, read_article, relative_name, scan
 from index.lock import WriterLock
 from index.store import (
     GenerationWriter,
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Bump when cleaning or chunking changes what an article becomes: the next sync then
 # re-indexes every article instead of trusting content hashes made by the old rules.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 # (articles done, articles to embed, current article path)
 ProgressCallback = Callable[[int, int, str], None]
@@ -96,13 +96,15 @@ def sync_index(
         if indexed and not trusted:
             log.warning("articles were indexed by older cleaning rules: re-indexing all of them")
         readable, seen = [], set()
-        for path in discover(articles_dir):
+        found = scan(articles_dir)
+        report.skipped.extend(found.problems)  # links that lead nowhere
+        for path in found.files:
             name = relative_name(articles_dir, path)
             seen.add(name)
             result = read_article(articles_dir, path)
             if isinstance(result, SkippedFile):
                 report.skipped.append(result)
-                log.warning("skipped %s: %s", result.path, result.reason)
+                log.info("skipped %s: %s", result.path, result.reason)  # callers show it
             elif trusted.get(name) == result.content_hash:
                 report.unchanged += 1
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from itertools import pairwise
 from pathlib import Path
 
@@ -320,3 +321,225 @@ def test_markdown_front_matter_and_headings() -> None:
 def test_a_lone_rule_line_is_not_front_matter() -> None:
     article = parse_article("---\nEin Satz ohne Ende des Blocks.\n", "x.md")
     assert article.title == "Ein Satz ohne Ende des Blocks."
+
+
+# --- each article in its own language ---------------------------------------------------------
+
+XQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "xquad"
+needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/xquad is not there")
+
+
+def test_english_article_is_split_by_english_rules() -> None:
+    raw = (
+        "The talks began on Jan. 5. He said they went well.\n\n"
+        "Mr. Smith met Dr. Jones in the U.S. on Monday, the officials said. They agreed."
+    )
+    article = parse_article(raw, "en.txt")
+    assert article.language == "en"
+    assert all_sentences(article) == [
+        "The talks began on Jan. 5.",
+        "He said they went well.",
+        "Mr. Smith met Dr. Jones in the U.S. on Monday, the officials said.",
+        "They agreed.",
+    ]
+    assert_verbatim(raw, article)
+
+
+def test_german_article_keeps_german_rules() -> None:
+    raw = "Am 17. März sprach er mit Vertretern der Regierung. Dann reiste er z. B. nach Kiew."
+    article = parse_article(raw, "de.txt")
+    assert article.language == "de"
+    assert all_sentences(article) == [
+        "Am 17. März sprach er mit Vertretern der Regierung.",
+        "Dann reiste er z. B. nach Kiew.",
+    ]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sample_articles_are_german(name: str) -> None:
+    assert parse(name).language == "de"
+
+
+@needs_xquad
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_xquad_articles_in_their_language_verbatim_and_without_headings(language: str) -> None:
+    for path in sorted((XQUAD / f"articles-{language}").glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        article = parse_article(raw, path.name)
+        assert article.language == language, path.name
+        assert article.sections == (), path.name  # xquad has no headings at all
+        assert_verbatim(raw, article)
+
+
+def test_a_language_pysbd_does_not_know_is_split_with_english_rules() -> None:
+    raw = "O governo anunciou na terça-feira uma nova reforma. A oposição rejeitou a proposta."
+    article = parse_article(raw, "pt.txt")
+    assert article.language == "pt"
+    assert len(all_sentences(article)) == 2
+
+
+# --- bylines, captions and wrapped lines are not headings --------------------------------------
+
+ENGLISH_NEWS = """Storm floods coastal towns in northern England
+By Jane Doe and Tom Black, Associated Press
+
+Heavy rain flooded dozens of coastal towns on Tuesday, forcing hundreds of residents to leave \
+their homes. The Environment Agency issued 40 flood warnings.
+
+Residents wade through a flooded street in Hull on Tuesday (AP Photo/Jon Super)
+
+Rescue teams used boats to reach elderly people trapped in their houses, a spokesman said.
+
+Cleanup could take weeks
+
+Local officials said the damage would cost millions of pounds.
+
+Photo: Reuters
+
+The government promised emergency funding on Wednesday.
+"""
+
+GERMAN_NEWS = """Hochwasser in Norddeutschland
+Von Anna Müller, Hamburg
+Starker Regen hat am Dienstag zahlreiche Orte an der Küste überflutet. Hunderte Menschen \
+mussten ihre Häuser verlassen.
+Einsatzkräfte in Husum am Dienstag Foto: Marcus Brandt/dpa
+Die Feuerwehr rettete mit Booten ältere Menschen aus ihren Häusern, sagte ein Sprecher.
+Aufräumen kann Wochen dauern
+Die Schäden gehen nach Angaben der Behörden in die Millionen.
+"""
+
+
+@pytest.mark.parametrize(
+    ("raw", "title", "byline", "caption", "section"),
+    [
+        (
+            ENGLISH_NEWS,
+            "Storm floods coastal towns in northern England",
+            "By Jane Doe and Tom Black, Associated Press",
+            "Residents wade through a flooded street in Hull on Tuesday (AP Photo/Jon Super)",
+            "Cleanup could take weeks",
+        ),
+        (
+            GERMAN_NEWS,
+            "Hochwasser in Norddeutschland",
+            "Von Anna Müller, Hamburg",
+            "Einsatzkräfte in Husum am Dienstag Foto: Marcus Brandt/dpa",
+            "Aufräumen kann Wochen dauern",
+        ),
+    ],
+)
+def test_byline_and_caption_are_paragraphs_of_their_own_not_sections(
+    raw: str, title: str, byline: str, caption: str, section: str
+) -> None:
+    article = parse_article(raw, "news.txt")
+    assert article.title == title
+    assert article.sections == (section,)
+    texts = [p.text for p in article.paragraphs]
+    assert texts[0] == byline and caption in texts
+    assert all(p.section in (None, section) for p in article.paragraphs)
+    assert article.paragraphs[-1].section == section
+    assert_verbatim(raw, article)
+
+
+def test_a_credit_line_is_never_a_heading() -> None:
+    article = parse_article(ENGLISH_NEWS, "storm.txt")
+    credit = next(p for p in article.paragraphs if p.text == "Photo: Reuters")
+    assert credit.section == "Cleanup could take weeks"  # it stays under the real heading
+    assert "Photo: Reuters" not in article.sections
+
+
+def test_a_source_named_inside_body_text_is_no_caption() -> None:
+    raw = (
+        "Nach den Zahlen vom Montag (Quelle: Statistisches Bundesamt) stiegen die Preise im\n"
+        "März für Lebensmittel und Energie um fünf\n"
+        "Prozent. Die Zahlen sind vorläufig.\n"
+    )
+    article = parse_article(raw, "preise.txt")
+    assert [p.text for p in article.paragraphs] == [collapse_whitespace(raw)]
+
+
+def test_markdown_heading_right_after_the_title_is_a_section() -> None:
+    raw = "# Storm floods towns\n\n## Background\n\nHeavy rain flooded the towns on Tuesday.\n"
+    article = parse_article(raw, "x.md")
+    assert article.title == "Storm floods towns"
+    assert article.sections == ("Background",)
+
+
+def test_a_short_wrapped_line_in_a_blank_line_file_is_no_heading() -> None:
+    raw = (
+        "Oxygen is used in medicine. Doctors rely on it every day.\n\n"
+        "Hyperbaric medicine uses special chambers to increase the partial pressure of O\n"
+        "2 around the patient and, when needed, the medical staff.\n\n"
+        "Carbon monoxide poisoning is treated this way. It works well.\n"
+    )
+    article = parse_article(raw, "oxygen.txt")
+    assert article.sections == ()
+    assert len(article.paragraphs) == 3
+    assert article.paragraphs[1].text.startswith("Hyperbaric medicine")
+    assert article.paragraphs[1].text.endswith("the medical staff.")
+
+
+def test_a_blank_line_ends_a_paragraph_without_final_punctuation() -> None:
+    raw = (
+        "Physicists have long asked how the forces unite. Many answers were proposed.\n\n"
+        "One approach to answering the question of how the forces unite is string theory.:212–219"
+        "\n\n"
+        "The national boards of examination for such schools in India are the CBSE and the "
+        "CISCE, NENBSE\n\n"
+        "Some of these schools were shut down, although some continue to operate.[citation "
+        "needed]\n\n"
+        "The force also depends on the magnetic field. Fully stated, this is the law:\n\n"
+        "Force equals mass times acceleration.\n"
+    )
+    article = parse_article(raw, "force.txt")
+    assert [collapse_whitespace(raw[p.start : p.end]) for p in article.paragraphs][1:] == [
+        "One approach to answering the question of how the forces unite is string theory.:212–219",
+        "The national boards of examination for such schools in India are the CBSE and the "
+        "CISCE, NENBSE",
+        "Some of these schools were shut down, although some continue to operate.[citation needed]",
+        "The force also depends on the magnetic field. Fully stated, this is the law: Force "
+        "equals mass times acceleration.",
+    ]
+
+
+@pytest.mark.parametrize("line", ["It is string theory.:212–219", "Some operate.[citation needed]"])
+def test_a_sentence_with_reference_marks_is_no_heading(line: str) -> None:
+    raw = f"{line}\n\nThe next paragraph follows here. It has two sentences.\n"
+    article = parse_article(raw, "refs.txt")
+    assert article.sections == () and article.title != line
+    first = article.paragraphs[0]
+    assert raw[first.start : first.end] == line
+
+
+@needs_xquad
+@pytest.mark.parametrize("width", [60, 72, 100])
+def test_hard_wrapped_articles_keep_their_paragraphs_and_get_no_headings(width: int) -> None:
+    """The same xquad articles wrapped at a fixed width: every wrapped line is short in
+    words and German ones go on with a capital letter, yet none is a heading."""
+    for language in ("de", "en"):
+        for path in sorted((XQUAD / f"articles-{language}").glob("*.txt")):
+            raw = path.read_text(encoding="utf-8")
+            paragraphs = [p for p in raw.split("\n\n") if p.strip()]
+            # Not at hyphens: whether "nicht-" / "tertiäre" is one word is verbatim's guess.
+            wrapped = "\n\n".join(
+                textwrap.fill(p, width, break_on_hyphens=False) for p in paragraphs
+            )
+            article, unwrapped = parse_article(wrapped, path.name), parse_article(raw, path.name)
+            assert article.sections == (), path.name
+            assert len(article.paragraphs) == len(unwrapped.paragraphs), path.name
+            assert article.title == unwrapped.title, path.name
+            assert_verbatim(wrapped, article)
+
+
+def test_a_dash_that_opens_a_wrapped_line_is_no_list_item() -> None:
+    raw = (
+        "Das bedeutet, dass - obwohl der Rat die Institution zur Vertretung der Staaten\n"
+        "darstellt - im Parlament kleinere Staaten mehr Gewicht haben als größere Staaten.\n"
+        "Die Liste der Forderungen ist lang und wird jeden Tag länger, sagte er:\n"
+        "- erstens ein Waffenstillstand\n"
+        "- zweitens Verhandlungen\n"
+    )
+    sentences = all_sentences(parse_article(raw, "dash.txt"))
+    assert sentences[0].endswith("als größere Staaten.") and "darstellt - im" in sentences[0]
+    assert sentences[-2:] == ["erstens ein Waffenstillstand", "zweitens Verhandlungen"]
