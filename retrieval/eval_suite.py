@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -148,7 +147,6 @@ def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: li
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = argparse.ArgumentParser(prog="python -m retrieval.eval_suite", description=__doc__)
     parser.add_argument("--shared", default="../shared", help="the shared folder (xquad, eval)")
     parser.add_argument("--cache", default=".newsbot/eval", help="indexes and embedding cache")

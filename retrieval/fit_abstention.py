@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -111,7 +110,6 @@ def fit(x: np.ndarray, y: np.ndarray, max_false_abstention: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = argparse.ArgumentParser(prog="python -m retrieval.fit_abstention", description=__doc__)
     parser.add_argument("--shared", default="../shared")
     parser.add_argument("--cache", default=".newsbot/eval")
