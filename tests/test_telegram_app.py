@@ -27,7 +27,7 @@ from index.store import ArticleRecord
 from index.verbatim import collapse_whitespace
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
-from retrieval.render import NOT_ANSWERED
+from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES, FakeEmbedder
 from tests.fake_telegram import FakeTelegram
 
@@ -126,21 +126,49 @@ def quote_ranks(message: dict[str, Any]) -> list[int]:
 # --- commands ------------------------------------------------------------------------------
 
 
-async def test_start_speaks_the_users_language(bot: Harness) -> None:
+async def test_start_speaks_the_users_language_with_an_example_from_the_index(
+    bot: Harness, live: LiveIndex
+) -> None:
     [english] = await bot.send(42, "/start", language_code="en-US")
     assert english["parse_mode"] == "HTML"
     assert "newsbot" in english["text"]
-    assert "Why is a US delegation travelling to Moscow?" in english["text"]
+    newest = max((a for a in live.articles() if a.title), key=lambda a: (a.date or "", a.path))
+    title_start = " ".join(newest.title.split()[:4])
+    assert f"What do the articles say about “{title_start}" in english["text"]
 
     [german] = await bot.send(43, "/start", language_code="de")
     assert german["text"].startswith("Hallo!")
-    assert "Warum reist eine US-Delegation nach Moskau?" in german["text"]
+    assert f"Was steht in den Artikeln zu „{title_start}" in german["text"]
     assert bot.tg.errors == []
+
+
+async def test_examples_are_neutral_while_the_index_is_empty(tg: FakeTelegram) -> None:
+    harness = await start_harness(tg, StubLive(quotes=[]))
+    try:
+        [start] = await harness.send(42, "/start")
+        [usage] = await harness.send(42, "/ask")
+    finally:
+        await harness.app.shutdown()
+    assert "What happened, and who said what about it?" in start["text"]
+    assert usage["text"] == "Write your question after /ask, for example: /ask " + (
+        "What happened, and who said what about it?"
+    )
+
+
+def test_no_ui_text_knows_the_sample_story() -> None:
+    """Examples come from the index (issue 9): no name of the sample story in any UI text."""
+    from bot import chat, telegram_texts
+
+    ui_texts = [v for variants in telegram_texts.TEXTS.values() for v in variants.values()]
+    ui_texts += [chat.HELP]
+    for name in ("Moscow", "Moskau", "Zelensky", "Selenskyj", "Putin", "Trump", "Ukrain"):
+        assert not [t for t in ui_texts if name in t], name
 
 
 async def test_help_in_german(bot: Harness) -> None:
     [reply] = await bot.send(42, "/help", language_code="de-AT")
     assert "Nachfragen" in reply["text"] and "/sources" in reply["text"]
+    assert "Und was geschah danach?" in reply["text"]
 
 
 async def test_command_menu_is_published_in_english_and_german(bot: Harness) -> None:
@@ -156,7 +184,7 @@ async def test_command_menu_is_published_in_english_and_german(bot: Harness) -> 
 
 
 async def test_question_is_answered_with_a_verbatim_quote_from_the_right_article(
-    bot: Harness,
+    bot: Harness, live: LiveIndex
 ) -> None:
     [answer] = await bot.send(42, KRYWYJ_SENTENCE)
     methods = [method for method, _ in bot.tg.requests]
@@ -167,7 +195,7 @@ async def test_question_is_answered_with_a_verbatim_quote_from_the_right_article
     assert is_answer(answer)
     assert len(quote_ranks(answer)) <= 3
     first_quote = answer["text"].split("\n[1] ")[0]
-    assert answer["text"].split("\n[1] ")[1].startswith(KRYWYJ_ARTICLE)
+    assert answer["text"].split("\n[1] ")[1].startswith(cited_title(live, KRYWYJ_ARTICLE))
     article = (SAMPLE_ARTICLES / KRYWYJ_ARTICLE).read_text(encoding="utf-8")
     assert "Krywyj Rih" in first_quote
     assert collapse_whitespace(first_quote).rstrip("…") in collapse_whitespace(article)
@@ -272,8 +300,8 @@ async def test_unanswered_question_says_so_in_the_questions_language(tg: FakeTel
         [reply] = await harness.send(42, "Wie wird das Wetter morgen?", language_code="en")
     finally:
         await harness.app.shutdown()
-    assert reply["text"] == NOT_ANSWERED["de"]
-    assert "/sources" in reply["text"]
+    assert reply["text"] == not_answered("de", sources_hint=True)
+    assert reply["text"].startswith(NOT_ANSWERED["de"]) and "/sources" in reply["text"]
     assert more_button(reply) is None
 
 
@@ -500,7 +528,7 @@ async def test_long_polling_end_to_end(tg: FakeTelegram, live: LiveIndex) -> Non
         await app.shutdown()
     start, answer = tg.sent_messages(42)
     assert "newsbot" in start["text"]
-    assert answer["text"].split("\n[1] ")[1].startswith(KRYWYJ_ARTICLE)
+    assert answer["text"].split("\n[1] ")[1].startswith(cited_title(live, KRYWYJ_ARTICLE))
     assert tg.errors == []
     assert tg.unknown_methods == []
 
@@ -551,6 +579,13 @@ async def test_base_url_setting_reaches_the_bot(tg: FakeTelegram, live: LiveInde
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def cited_title(live: LiveIndex, path: str) -> str:
+    """How a citation names an article: by its title (as the index derived it)."""
+    [title] = [a.title for a in live.articles() if a.path == path]
+    assert title
+    return shorten(title, 60)
 
 
 def quote(text: str, *, paragraph: int = 1) -> Quote:
