@@ -172,9 +172,7 @@ def test_refresh_follows_a_generation_published_by_another_process(
     assert reader.refresh().summary() == "1 article removed"
 
 
-def test_refresh_keeps_the_snapshot_when_the_index_is_damaged(
-    articles_dir: Path, index_dir: Path
-):
+def test_refresh_keeps_the_snapshot_when_the_index_is_damaged(articles_dir: Path, index_dir: Path):
     live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
     live.sync()
     generation = live.generation
