@@ -140,9 +140,7 @@ async def answer_question(
     live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
     thread_id = message.message_thread_id if message.is_topic_message else None
     async with typing_action(context, chat.id, thread_id):
-        answer = await asyncio.to_thread(
-            live.answer, question, context=follow_up_context, top=QUOTES_PER_QUESTION
-        )
+        answer = await asyncio.to_thread(answer_from_current, live, question, follow_up_context)
     conversation.remember(question, follow_up_context)
     if not answer.answered:
         await send_html(
@@ -158,6 +156,13 @@ async def answer_question(
     await send_quotes(
         context, chat.id, asked, key, 0, reply_to=message.message_id, thread_id=thread_id
     )
+
+
+def answer_from_current(live: LiveIndex, question: str, context: str | None) -> Answer:
+    """Answer from the live generation, also when another process published it (a `newsbot
+    watch` that keeps the index in sync instead of this bot): one small file read."""
+    live.refresh()
+    return live.answer(question, context=context, top=QUOTES_PER_QUESTION)
 
 
 async def send_quotes(

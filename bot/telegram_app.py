@@ -61,6 +61,7 @@ from bot.telegram_state import (
     BOT_DATA_SETTINGS,
 )
 from bot.telegram_texts import COMMANDS, text, user_language
+from index.lock import ServiceLockedError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,12 @@ async def post_init(application: Application) -> None:
         await set_bot_commands(application)
     except TelegramError as error:  # the menu is a convenience: answering matters more
         log.warning("could not publish the command menu (%s)", describe(error))
-    await start_watching(application)
+    try:
+        await start_watching(application)
+    except ServiceLockedError as error:
+        # `newsbot watch` (or another bot) keeps the index in sync: answer from what it
+        # publishes (each question follows the live generation) instead of refusing to start.
+        log.warning("not watching the articles folder: %s; following its updates instead", error)
     print(
         f"newsbot telegram: connected as @{application.bot.username}; answering (Ctrl-C stops)",
         file=sys.stderr,

@@ -606,6 +606,9 @@ class StubLive:
         self._articles = articles or []
         self.fail = fail
 
+    def refresh(self) -> None:
+        return None
+
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         if self.fail:
             raise RuntimeError("retrieval exploded")
@@ -622,6 +625,9 @@ class RecordingLive:
     def __init__(self, live: LiveIndex) -> None:
         self.live = live
         self.calls: list[tuple[str, str | None]] = []
+
+    def refresh(self) -> None:
+        return self.live.refresh()
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         self.calls.append((question, context))

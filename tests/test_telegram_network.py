@@ -274,3 +274,35 @@ class tg_stub:
     def __init__(self, port: int) -> None:
         self.token = TOKEN
         self.base_url = f"http://127.0.0.1:{port}/bot"
+
+
+async def test_next_to_newsbot_watch_the_bot_answers_from_what_watch_publishes(
+    tg: FakeTelegram, articles_dir: Path, index_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process holds the service lock (`newsbot watch`): the bot starts anyway and
+    every question follows the generation that process publishes."""
+    from bot.telegram_app import post_init, post_shutdown
+    from index.lock import ServiceLock
+    from tests.conftest import FakeEmbedder
+
+    fact = "Im Hafen von Kiel legte ein Frachter voller Pinguine an."
+    live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
+    live.sync()
+    settings = make_settings(
+        tg, NEWSBOT_ARTICLES_DIR=str(articles_dir), NEWSBOT_INDEX_DIR=str(index_dir)
+    )
+    with ServiceLock(index_dir):  # what `newsbot watch` holds for its whole life
+        app = build_application(settings, live)
+        await app.initialize()
+        harness = Harness(tg, app)
+        try:
+            with caplog.at_level(logging.WARNING):
+                await post_init(app)
+            assert "following its updates instead" in caplog.text
+            (articles_dir / "kiel.txt").write_text(f"Pinguine in Kiel\n\n{fact}\n")
+            LiveIndex(articles_dir, index_dir, FakeEmbedder()).sync()  # the watcher's sync
+            [answer] = await harness.send(42, fact)
+        finally:
+            await post_shutdown(app)
+            await app.shutdown()
+    assert answer["text"].startswith(f"{fact}\n[1] Pinguine in Kiel, ¶1")
