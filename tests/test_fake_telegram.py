@@ -194,6 +194,35 @@ def test_fail_next_429_then_recovers(tg: FakeTelegram) -> None:
     assert call(tg, "sendMessage", chat_id=1, text="x")[0] == 200
 
 
+def test_faults_with_an_unknown_outcome_carry_the_request_out(tg: FakeTelegram) -> None:
+    tg.fail_next("sendMessage", error_code="close_after")
+    with pytest.raises((http.client.RemoteDisconnected, urllib.error.URLError)):
+        call(tg, "sendMessage", chat_id=1, text="delivered, answer lost")
+    assert [m["text"] for m in tg.sent_messages(1)] == ["delivered, answer lost"]
+    tg.fail_next("sendMessage", error_code="close")
+    with pytest.raises((http.client.RemoteDisconnected, urllib.error.URLError)):
+        call(tg, "sendMessage", chat_id=1, text="not carried out")
+    assert len(tg.sent_messages(1)) == 1
+
+
+def test_echo_path_puts_the_request_path_in_the_error(tg: FakeTelegram) -> None:
+    tg.fail_next("getMe", error_code=400, echo_path=True)
+    status, body = call(tg, "getMe")
+    assert status == 400 and f"/bot{TOKEN}/getMe" in body["description"]
+
+
+def test_pause_refuses_connections_and_resume_keeps_the_state(tg: FakeTelegram) -> None:
+    call(tg, "sendMessage", chat_id=1, text="before")
+    port = tg.port
+    tg.pause()
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        DIRECT.open(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", timeout=10)
+    tg.resume()
+    assert tg.port == port
+    call(tg, "sendMessage", chat_id=1, text="after")
+    assert [m["text"] for m in tg.sent_messages(1)] == ["before", "after"]
+
+
 def test_wait_for_times_out_with_what_it_saw(tg: FakeTelegram) -> None:
     call(tg, "getMe")
     with pytest.raises(TimeoutError, match="getMe"):
