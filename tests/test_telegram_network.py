@@ -157,11 +157,12 @@ async def test_a_rejected_token_is_not_waited_for(tg: FakeTelegram, live: LiveIn
     assert lines == []
 
 
-def test_newsbot_telegram_comes_up_when_the_network_does_and_never_prints_the_token(
+def test_newsbot_telegram_survives_network_outages_and_never_prints_the_token(
     articles_dir: Path, tmp_path: Path
 ) -> None:
     """The shipped command (fake embedder), started while nothing listens at its Bot API URL,
-    then behind a gateway that echoes the request path (token included) in 502 and 400 pages."""
+    then behind a gateway that echoes the request path (token included) in 502 and 400 pages;
+    later the network goes away while it polls, and comes back."""
     port = free_port()
     env = clean_env(
         PYTHONUNBUFFERED="1",
@@ -190,10 +191,14 @@ def test_newsbot_telegram_comes_up_when_the_network_does_and_never_prints_the_to
         tg.start()
         err.until("connected as @", timeout=90)
         tg.push_message(42, KRYWYJ_SENTENCE)
-        tg.wait_for(
-            lambda method, params: method == "sendMessage" and "<blockquote>" in params["text"],
-            timeout=60,
-        )
+        tg.wait_for(answered, timeout=60)
+        # An outage while running: one line per failed poll, and answers once it is over.
+        tg.pause()
+        err.until("Telegram unreachable while polling for updates", timeout=60)
+        tg.resume()
+        since = len(tg.requests)
+        tg.push_message(43, KRYWYJ_SENTENCE)
+        tg.wait_for(answered, timeout=90, since=since)
         bot.send_signal(signal.SIGTERM)
         assert bot.wait(timeout=60) == 0
     finally:
@@ -210,7 +215,11 @@ def test_newsbot_telegram_comes_up_when_the_network_does_and_never_prints_the_to
     unreachable = [line for line in err.seen if "cannot reach Telegram" in line]
     assert len(unreachable) >= 3  # refused, 502, 400: one line each
     assert any("<token>/getme" in line.lower() for line in unreachable)  # the echo, redacted
-    assert len(tg.sent_messages(42)) == 1
+    assert len(tg.sent_messages(42)) == len(tg.sent_messages(43)) == 1
+
+
+def answered(method: str, params: dict[str, Any]) -> bool:
+    return method == "sendMessage" and "<blockquote>" in params["text"]
 
 
 # --- the token never leaves the process -------------------------------------------------------
