@@ -46,6 +46,7 @@ from bot.telegram_commands import (
 from bot.telegram_network import (
     RetryingRateLimiter,
     build_request,
+    certainly_not_delivered,
     describe,
     initialize_when_reachable,
     is_network_trouble,
@@ -209,8 +210,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """
     error = context.error
     if error is not None and is_network_trouble(error):
-        where = "polling for updates" if update is None else "answering"
-        log.warning("Telegram unreachable while %s (%s)", where, describe(error))
+        if update is None:
+            log.warning("Telegram unreachable while polling for updates (%s)", describe(error))
+        elif certainly_not_delivered(error):
+            log.warning("a reply could not be sent, retries used up (%s)", describe(error))
+        else:
+            log.warning(
+                "a reply may not have arrived (%s); not sent again, it may have", describe(error)
+            )
         return
     if isinstance(error, Conflict):
         log.error("another bot instance polls with this token (%s)", describe(error))
