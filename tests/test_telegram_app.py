@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -638,26 +639,26 @@ class RecordingLive:
 
 
 async def test_questions_from_different_chats_run_concurrently(tg: FakeTelegram) -> None:
-    """Retrieval runs in worker threads: a slow question doesn't hold up another chat."""
-    slow = SlowLive(delay=1.0)
-    harness = await start_harness(tg, slow)
+    """Retrieval runs in worker threads: a slow question doesn't hold up another chat. Each
+    answer waits until all three are being answered at once, so serial handling would fail
+    (the barrier breaks) without any bound on wall-clock time."""
+    meeting = BarrierLive(parties=3)
+    harness = await start_harness(tg, meeting)
     try:
-        started = asyncio.get_running_loop().time()
         await asyncio.gather(*(harness.send(chat, "Frage eins") for chat in (1, 2, 3)))
-        elapsed = asyncio.get_running_loop().time() - started
     finally:
         await harness.app.shutdown()
-    assert elapsed < 2.5
+    assert meeting.met == 3
     assert all(len(tg.sent_messages(chat)) == 1 for chat in (1, 2, 3))
 
 
-class SlowLive(StubLive):
-    def __init__(self, delay: float) -> None:
+class BarrierLive(StubLive):
+    def __init__(self, parties: int) -> None:
         super().__init__(quotes=[quote("Ein Satz.")])
-        self.delay = delay
+        self.barrier = threading.Barrier(parties, timeout=30)
+        self.met = 0
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
-        import time
-
-        time.sleep(self.delay)
+        self.barrier.wait()  # BrokenBarrierError unless all parties answer at the same time
+        self.met += 1
         return super().answer(question, context=context, top=top)
