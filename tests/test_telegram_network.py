@@ -310,8 +310,10 @@ async def test_next_to_newsbot_watch_the_bot_answers_from_what_watch_publishes(
             assert "following its updates instead" in caplog.text
             (articles_dir / "kiel.txt").write_text(f"Pinguine in Kiel\n\n{fact}\n")
             LiveIndex(articles_dir, index_dir, FakeEmbedder()).sync()  # the watcher's sync
+            [listing] = await harness.send(42, "/sources")
             [answer] = await harness.send(42, fact)
         finally:
             await post_shutdown(app)
             await app.shutdown()
+    assert "Articles I know (1–6 of 6)" in listing["text"] and "Pinguine in Kiel" in listing["text"]
     assert answer["text"].startswith(f"{fact}\n[1] Pinguine in Kiel, ¶1")
