@@ -50,6 +50,7 @@ from bot.telegram_network import (
     describe,
     initialize_when_reachable,
     is_network_trouble,
+    network_errors_in_one_line,
     redacted_exits,
 )
 from bot.telegram_sources import SOURCES_DATA, on_sources, on_sources_button
@@ -253,7 +254,7 @@ def run_telegram(settings: Settings) -> int:
         )
         return 2
     token = settings.telegram_bot_token.get_secret_value()
-    with redacted_exits(token):
+    with network_errors_in_one_line(), redacted_exits(token):
         try:
             return _serve(settings)
         except InvalidToken:

@@ -203,6 +203,34 @@ def is_network_trouble(error: BaseException | None) -> bool:
     return isinstance(error, NetworkError | TimedOut | RetryAfter)
 
 
+class NetworkTracebacksAsOneLine(logging.Filter):
+    """python-telegram-bot logs some network failures with a traceback (e.g. the last
+    getUpdates at shutdown while offline); a network failure is one line, not 100."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_network_trouble(error):
+            record.msg, record.args = f"{record.getMessage()} ({describe(error)})", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextlib.contextmanager
+def network_errors_in_one_line() -> Iterator[None]:
+    """Enter before `redacted_exits`, so the one line is redacted too (filters run in order)."""
+    one_line = NetworkTracebacksAsOneLine()
+    handlers = [*logging.getLogger().handlers, logging.lastResort]
+    for handler in handlers:
+        if handler is not None:
+            handler.addFilter(one_line)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            if handler is not None:
+                handler.removeFilter(one_line)
+
+
 # --- the token never leaves the process -----------------------------------------------------
 
 

@@ -260,6 +260,34 @@ def test_every_exit_redacts_the_token(capsys: pytest.CaptureFixture[str]) -> Non
     )  # all restored
 
 
+def test_network_failures_logged_with_a_traceback_become_one_redacted_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from telegram.error import NetworkError
+
+    from bot.telegram_network import network_errors_in_one_line
+
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(handler)
+    try:
+        with network_errors_in_one_line(), redacted_exits(TOKEN):
+            try:
+                raise NetworkError(f"httpx.ReadError: at /bot{TOKEN}/getUpdates")
+            except NetworkError:
+                logging.getLogger("telegram.ext.Updater").exception("Error while polling")
+            try:
+                raise KeyError("a bug")
+            except KeyError:
+                logging.getLogger("bot").exception("failed to handle an update")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "Error while polling (NetworkError: httpx.ReadError: at /bot<token>/getUpdates)"
+    )
+    assert lines[1] == "failed to handle an update" and lines[2].startswith("Traceback")
+
+
 def raise_with_token() -> None:
     raise ValueError(f"thread failed at /bot{TOKEN}/getUpdates")
 
