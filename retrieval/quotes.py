@@ -168,6 +168,11 @@ def _quote(window: Window, article_text: Callable[[str], str | None]) -> Quote |
     for sentence in sentences:  # the stored sentences are the article's own text
         check_verbatim(raw, sentence.start, sentence.end, sentence.text)
     text = collapse_whitespace(raw[start:end])
+    focus = None
+    if len(sentences) > 1:  # the sentence that carries the answer, shown in bold
+        anchor = chunk.sentences[window.anchor].text
+        at = text.find(anchor)
+        focus = (at, at + len(anchor)) if at >= 0 else None
     return Quote(
         text=text,
         article=chunk.article,
@@ -178,4 +183,5 @@ def _quote(window: Window, article_text: Callable[[str], str | None]) -> Quote |
         start=start,
         end=end,
         score=window.score,
+        focus=focus,
     )

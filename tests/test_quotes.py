@@ -102,3 +102,12 @@ def test_sentence_scores_mix_vectors_and_words() -> None:
     )
     # both words occur in one of two sentences: weight 1 * log(1 + 2/1) each, over total 2
     assert scores.tolist() == pytest.approx([0.5 * math.log(3), 1.0])
+
+
+def test_the_anchor_sentence_is_the_focus_of_a_longer_quote(store) -> None:
+    [quote, *_] = select(store, "Woher stammen die Zebras?", QuoteSelector(max_chars=400))
+    assert quote.focus is not None
+    start, end = quote.focus
+    assert quote.text[start:end] == "Die Zebras stammen aus Kenia."
+    [short, *_] = select(store, "Woher stammen die Zebras?", QuoteSelector(max_chars=40))
+    assert short.focus is None  # a one-sentence quote is all focus
