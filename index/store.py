@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -40,6 +40,9 @@ VECTORS_FILE = "chunks.faiss"
 META_FILE = "meta.sqlite"
 GENERATION_PREFIX = "gen-"
 TEMP_PREFIX = "tmp-"
+# One question, one FAISS thread (see index.threads); SQLite connections per open snapshot.
+SEARCH_THREADS = 1
+DEFAULT_READERS = 8
 KEEP_GENERATIONS = 2  # the live one and its predecessor, which readers may still be opening
 
 REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
@@ -185,16 +188,33 @@ def check_compatible(manifest: Manifest, index_dir: Path, embedder_id: str | Non
 
 
 class IndexStore:
-    """A read-only view of one generation. Safe to share between threads."""
+    """A read-only view of one generation. Safe to share between threads.
 
-    def __init__(self, generation_dir: Path, manifest: Manifest, vectors: faiss.Index) -> None:
+    readers: SQLite connections opened at once, so that many threads read in parallel (one
+        connection serialises them). All are opened here, while the generation's files surely
+        exist, so the snapshot survives the generation being pruned later; a thread beyond
+        `readers` waits for a free connection.
+    """
+
+    def __init__(
+        self,
+        generation_dir: Path,
+        manifest: Manifest,
+        vectors: faiss.Index,
+        *,
+        readers: int = DEFAULT_READERS,
+    ) -> None:
         self.generation_dir = generation_dir
         self.manifest = manifest
         self._vectors = vectors
-        self._db_lock = threading.Lock()
+        self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._connections: list[sqlite3.Connection] = []
         uri = f"file:{generation_dir / META_FILE}?mode=ro&immutable=1"
         try:
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            for _ in range(max(1, readers)):
+                connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self._connections.append(connection)
+                self._pool.put(connection)
         except sqlite3.Error as exc:
             raise IndexCorruptError(
                 f"the index at {generation_dir.parent} is damaged (metadata: {exc}); {REBUILD_HINT}"
@@ -248,10 +268,13 @@ class IndexStore:
             )
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        """All reads go through one connection opened at start (so the snapshot survives the
-        generation being pruned later) and one lock (so threads can share it)."""
-        with self._db_lock:
-            return self._db.execute(sql, params).fetchall()
+        """Each read borrows one of the connections opened at start; SQLite releases the GIL
+        while it steps, so threads on different connections read at the same time."""
+        connection = self._pool.get()
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            self._pool.put(connection)
 
     @property
     def generation(self) -> int:
@@ -270,6 +293,7 @@ class IndexStore:
         if k <= 0:
             return []
         query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(1, -1)
+        faiss.omp_set_num_threads(SEARCH_THREADS)  # per calling thread, see index.threads
         scores, ids = self._vectors.search(query, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
@@ -352,8 +376,12 @@ class IndexStore:
         return [row[0] for row in rows]
 
     def close(self) -> None:
-        with self._db_lock:
-            self._db.close()
+        """Close every connection (waits for reads in flight to give theirs back); a read after
+        this fails as on any closed SQLite connection instead of waiting forever."""
+        closing = [self._pool.get() for _ in self._connections]
+        for connection in closing:
+            connection.close()
+            self._pool.put(connection)
 
 
 # --- writing -------------------------------------------------------------------------------

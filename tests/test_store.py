@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,65 @@ def test_lexical_search_finds_words_and_follows_removal(
     after = IndexStore.open(index_dir, fake_embedder.model_id)
     assert after.lexical_search(["zebras"], 5) == []
     assert after.document_frequencies(["zebras"]) == {"zebras": 0}
+
+
+def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path, fake_embedder):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    busy = store._pool.get()  # another thread in the middle of a long read
+    try:
+        done = threading.Event()
+        reader = threading.Thread(target=lambda: (store.articles(), done.set()))
+        reader.start()
+        assert done.wait(10), "a reader waited for another reader's connection"
+    finally:
+        store._pool.put(busy)
+    reader.join()
+
+
+def test_many_threads_read_one_snapshot_after_it_was_pruned(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    reader = IndexStore.open(index_dir, fake_embedder.model_id)
+    expected = reader.chunks(reader.article_chunk_ids(SAMPLE))
+    for n in range(3):
+        (articles_dir / f"extra{n}.txt").write_text(f"Artikel Nummer {n} über Pinguine.\n")
+        sync_index(articles_dir, index_dir, fake_embedder)
+    assert not reader.generation_dir.exists()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: reader.chunks([c.id for c in expected]), range(64)))
+    assert all(result == expected for result in results)
+
+
+def test_search_uses_one_openmp_thread_in_whichever_thread_asks(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    import faiss
+
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    query = fake_embedder.embed_queries(["Putin"])[0]
+    seen = {}
+
+    def ask() -> None:
+        seen["before"] = faiss.omp_get_max_threads()
+        store.search(query, 5)
+        seen["after"] = faiss.omp_get_max_threads()
+
+    worker = threading.Thread(target=ask)  # a new thread starts at OpenMP's default
+    worker.start()
+    worker.join()
+    assert seen["after"] == store_module.SEARCH_THREADS == 1
+
+
+def test_a_closed_store_fails_reads_instead_of_hanging(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store.close()
+    store.close()  # twice is harmless
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.articles()
