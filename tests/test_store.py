@@ -43,7 +43,8 @@ def test_save_load_round_trip(articles_dir: Path, index_dir: Path, fake_embedder
     assert store.search(query, 1)[0][0] == expected[2].id
     manifest = store.manifest
     assert manifest.embedder_id == fake_embedder.model_id
-    assert manifest.articles[SAMPLE] == article.content_hash
+    assert manifest.articles == 5 and manifest.chunks == len(store)
+    assert store.article_states()[SAMPLE].content_hash == article.content_hash
 
 
 def test_missing_index_says_how_to_build_it(tmp_path: Path):
@@ -51,7 +52,7 @@ def test_missing_index_says_how_to_build_it(tmp_path: Path):
         IndexStore.open(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("stage", ["insert", "faiss", "manifest", "rename", "current"])
+@pytest.mark.parametrize("stage", ["insert", "manifest", "rename", "current"])
 def test_crash_mid_write_leaves_previous_index_usable(
     articles_dir: Path, index_dir: Path, fake_embedder, monkeypatch, stage: str
 ):
@@ -66,8 +67,7 @@ def test_crash_mid_write_leaves_previous_index_usable(
         raise Crash(stage)
 
     targets = {
-        "insert": (store_module.GenerationWriter, "add_article"),
-        "faiss": (store_module.faiss, "write_index"),
+        "insert": (store_module.IndexWriter, "add_article"),
         "manifest": (store_module, "_fsync_file"),
         "rename": (store_module.os, "rename"),
         "current": (store_module.os, "replace"),
@@ -88,10 +88,14 @@ def test_crash_mid_write_leaves_previous_index_usable(
     assert "Pinguine" in IndexStore.open(index_dir).article_text(SAMPLE)
 
 
-def test_truncated_vectors_are_detected(articles_dir: Path, index_dir: Path, fake_embedder):
+def database_of(index_dir: Path) -> Path:
+    return index_dir / IndexStore.open(index_dir).manifest.database
+
+
+def test_truncated_database_is_detected(articles_dir: Path, index_dir: Path, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
-    vectors = list_generations(index_dir)[-1] / store_module.VECTORS_FILE
-    vectors.write_bytes(vectors.read_bytes()[:100])
+    database = database_of(index_dir)
+    database.write_bytes(database.read_bytes()[:100])
 
     with pytest.raises(IndexCorruptError, match=r"damaged.*--rebuild"):
         IndexStore.open(index_dir)
@@ -101,8 +105,8 @@ def test_truncated_vectors_are_detected(articles_dir: Path, index_dir: Path, fak
 
 def test_broken_sqlite_is_detected(articles_dir: Path, index_dir: Path, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
-    meta = list_generations(index_dir)[-1] / store_module.META_FILE
-    meta.write_bytes(b"this is not a database" * 100)
+    database = database_of(index_dir)
+    database.write_bytes(b"this is not a database" * 100)
 
     with pytest.raises(IndexCorruptError, match=r"damaged.*--rebuild"):
         IndexStore.open(index_dir)
