@@ -8,7 +8,9 @@ numbers are the store's and not the model's. Reported, never asserted:
 
 - build: the first `newsbot index` of the archive (wall and CPU seconds);
 - add one article: `sync_index` after one new file (median of 3);
-- open: `IndexStore.open`, what start-up and a snapshot swap cost in the store;
+- open: `IndexStore.open` in a fresh process (start-up), and again in a process that has the
+  previous generation open, right after a sync (what a running bot's snapshot swap costs in
+  the store; the answerer's own warm-up is not included);
 - ask: the store's part of one question (search, chunks, vectors, lexical search, article
   text, as `retrieval.answerer` reads them), p50/p95, with the embedding time apart and FAISS's
   own search over the same vectors (one bare `IndexFlatIP`) for the overhead ratio;
@@ -237,6 +239,7 @@ def reader(index_dir: Path, count: int) -> dict[str, object]:
 
 
 def run(chunks: int, count: int, work: Path) -> dict[str, object]:
+    from index.store import IndexStore
     from index.sync import sync_index
 
     embedder = HashEmbedder()
@@ -251,15 +254,22 @@ def run(chunks: int, count: int, work: Path) -> dict[str, object]:
         "s": round(wall, 1),
         "cpu_s": round(cpu, 1),
     }
-    adds = []
+    adds, swaps = [], []
     rng = random.Random(SEED + 2)
+    live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)  # a running bot's
+    result["first_open_s"], result["first_open_cpu_s"] = round(wall, 3), round(cpu, 3)
     for n in range(3):
         (articles / f"new-{n}.txt").write_text(synthetic_article(rng, pool, 10**7 + n))
         report, wall, cpu = timed(sync_index, articles, index, embedder)
         assert report.added == [f"new-{n}.txt"], report.summary()
         adds.append((wall, cpu))
+        live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)  # the swap
+        swaps.append((wall, cpu))
     result["add_one_article_s"] = round(statistics.median(w for w, _ in adds), 3)
     result["add_one_article_cpu_s"] = round(statistics.median(c for _, c in adds), 3)
+    result["swap_s"] = round(statistics.median(w for w, _ in swaps), 3)
+    result["swap_cpu_s"] = round(statistics.median(c for _, c in swaps), 3)
+    del live
     _, wall, cpu = timed(sync_index, articles, index, embedder)
     result["unchanged_sync_s"] = round(wall, 3)
     result["unchanged_sync_cpu_s"] = round(cpu, 3)

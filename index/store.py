@@ -474,25 +474,47 @@ class IndexStore:
             return np.zeros((0, self.manifest.dimension), dtype=np.float32)
         return np.vstack([found[int(i)] for i in chunk_ids])
 
+    def _hidden_keys(self) -> set[int]:
+        """Row keys in the database this snapshot does not see: replaced ones not yet deleted
+        and ones not yet published. Few, and found through indexes, not a scan."""
+        g = self.generation
+        return {
+            key
+            for (key,) in self._query(
+                f"SELECT key FROM chunks WHERE added > {g} "
+                f"UNION ALL SELECT key FROM chunks WHERE removed <= {g}"
+            )
+        }
+
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`."""
+        """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`.
+
+        The full-text query runs alone (a join to filter the snapshot made it 3x slower) and
+        asks for as many more rows as the snapshot hides, which are then dropped."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
+        hidden = self._hidden_keys()
         rows = self._query(
-            "SELECT c.id, -bm25(chunk_terms) FROM chunk_terms JOIN chunks c "
-            "ON c.key = chunk_terms.rowid WHERE chunk_terms MATCH ? "
-            f"AND {visible(self.generation, 'c')} "
+            "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
             "ORDER BY bm25(chunk_terms) LIMIT ?",
-            (_match_any(terms), int(k)),
+            (_match_any(terms), int(k) + len(hidden)),
         )
-        return [(int(i), float(s)) for i, s in rows]
+        rows = [(key, score) for key, score in rows if key not in hidden][: int(k)]
+        if not rows:
+            return []
+        ids = dict(
+            self._query(
+                f"SELECT key, id FROM chunks WHERE key IN ({','.join('?' * len(rows))})",
+                [key for key, _ in rows],
+            )
+        )
+        return [(int(ids[key]), float(score)) for key, score in rows if key in ids]
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks this snapshot sees contain each term (terms as the full-text
         tokenizer folds them). The vocabulary counts every row in the database; the few rows
-        this snapshot does not see (replaced but not yet deleted, or not yet published) are
-        subtracted."""
+        this snapshot does not see are subtracted."""
         terms = list(dict.fromkeys(terms))
         if not terms:
             return {}
@@ -501,14 +523,7 @@ class IndexStore:
             marks = ",".join("?" * len(batch))
             rows = self._query(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", batch)
             counts.update(rows)
-        g = self.generation
-        hidden = [  # both conditions use an index: no scan of the archive
-            key
-            for (key,) in self._query(
-                f"SELECT key FROM chunks WHERE added > {g} "
-                f"UNION ALL SELECT key FROM chunks WHERE removed <= {g}"
-            )
-        ]
+        hidden = sorted(self._hidden_keys())
         if hidden:
             for term in [t for t in terms if counts.get(t)]:
                 for batch in _batches(hidden):

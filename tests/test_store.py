@@ -156,6 +156,9 @@ def test_lexical_search_finds_words_and_follows_removal(
     after = IndexStore.open(index_dir, fake_embedder.model_id)
     assert after.lexical_search(["zebras"], 5) == []
     assert after.document_frequencies(["zebras"]) == {"zebras": 0}
+    # the snapshot opened before the removal still finds it (its rows are kept for it)
+    assert store.lexical_search(["zebras"], 5)[0][0] == zebra_chunk.id
+    assert store.document_frequencies(["zebras"]) == {"zebras": 2}
 
 
 def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path, fake_embedder):
