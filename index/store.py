@@ -665,7 +665,8 @@ def _load_vectors(database: Path, manifest: Manifest) -> VectorSet:
             if vectors.ntotal == manifest.chunks:
                 return vectors
             log.warning("the index changed under a snapshot; loading all vectors again")
-        block = Block.from_pages(_vector_pages(connection, visible(manifest.generation)), dimension)
+        pages = _vector_pages(connection, visible(manifest.generation))
+        block = Block.from_pages(pages, dimension, manifest.chunks)
         return VectorSet.of(dimension, [block], set())
     finally:
         connection.close()

@@ -22,6 +22,29 @@ import numpy as np
 SEARCH_THREADS = 1
 # More blocks than this and the smaller ones are merged when the next snapshot is made.
 MAX_BLOCKS = 8
+# A block of more rows than this is searched approximately (IVF): an exact scan of a million
+# 384-d vectors is >= 140 ms on a free core, an IVF probe of a few percent of them a few ms.
+APPROXIMATE_ABOVE = 250_000
+# IVF lists: ~4 sqrt(n); a question probes 1/PROBE_FRACTION of them (recall@20 against exact
+# search is measured by `benchmarks.scale`; the test keeps it >= 0.97).
+PROBE_FRACTION = 16
+TRAIN_PER_LIST = 64  # k-means training rows per list (FAISS warns below 39)
+
+
+def ivf_lists(rows: int) -> int:
+    return max(16, int(4 * rows**0.5))
+
+
+def new_index(dimension: int, rows: int, approximate_above: int | None = None) -> faiss.Index:
+    """Exact (flat) for up to `approximate_above` rows, else an untrained IVF-Flat."""
+    limit = APPROXIMATE_ABOVE if approximate_above is None else approximate_above
+    if rows <= limit:
+        return faiss.IndexFlatIP(dimension)
+    lists = ivf_lists(rows)
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    index.nprobe = max(1, lists // PROBE_FRACTION)
+    return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +56,48 @@ class Block:
     index: faiss.Index  # IndexFlatIP over the rows, in `keys` order
 
     @classmethod
-    def build(cls, keys: np.ndarray, chunk_ids: np.ndarray, vectors: np.ndarray) -> Block:
+    def build(
+        cls,
+        keys: np.ndarray,
+        chunk_ids: np.ndarray,
+        vectors: np.ndarray,
+        approximate_above: int | None = None,
+    ) -> Block:
         order = np.argsort(keys, kind="stable")
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        if len(keys):
-            index.add(np.ascontiguousarray(vectors[order], dtype=np.float32))
-        return cls(
-            np.ascontiguousarray(keys[order], np.int64),
-            np.ascontiguousarray(chunk_ids[order], np.int64),
-            index,
-        )
+        page = (keys[order], chunk_ids[order], vectors[order])
+        return cls.from_pages([page], vectors.shape[1], len(keys), approximate_above)
 
     @classmethod
     def from_pages(
-        cls, pages: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], dimension: int
+        cls,
+        pages: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        dimension: int,
+        rows: int = 0,
+        approximate_above: int | None = None,
     ) -> Block:
         """A block from pages of (keys, chunk ids, vectors) in ascending key order, added to
-        FAISS page by page so a start-up never holds the archive's vectors twice."""
-        index = faiss.IndexFlatIP(dimension)
+        FAISS page by page so a start-up never holds the archive's vectors twice. `rows`, the
+        expected number of rows, chooses exact or approximate search (see `new_index`); an
+        approximate index is trained on its first rows (in key order: the oldest articles)."""
+        index = new_index(dimension, rows, approximate_above)
         keys, chunk_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        waiting: list[np.ndarray] = []  # rows held back until there are enough to train
+        train_rows = TRAIN_PER_LIST * getattr(index, "nlist", 0)
         for page_keys, page_ids, vectors in pages:
-            keys.append(page_keys)
-            chunk_ids.append(page_ids)
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension))
+            keys.append(np.asarray(page_keys, np.int64))
+            chunk_ids.append(np.asarray(page_ids, np.int64))
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
+            if index.is_trained:
+                index.add(vectors)
+                continue
+            waiting.append(vectors)
+            if sum(len(v) for v in waiting) >= train_rows:
+                _train_and_add(index, waiting)
+                waiting = []
+        if waiting or not index.is_trained:
+            _train_and_add(index, waiting)
+        if isinstance(index, faiss.IndexIVF):
+            index.make_direct_map()  # for `vectors()`
         return cls(np.concatenate(keys), np.concatenate(chunk_ids), index)
 
     def __len__(self) -> int:
@@ -65,6 +107,23 @@ class Block:
         if not len(self):
             return np.zeros((0, self.index.d), dtype=np.float32)
         return self.index.reconstruct_n(0, len(self))
+
+
+def _train_and_add(index: faiss.Index, waiting: list[np.ndarray]) -> None:
+    """Train (all cores: this is loading, not a question) and add the rows held back."""
+    from index.threads import all_cores
+
+    vectors = np.vstack(waiting) if waiting else np.zeros((0, index.d), np.float32)
+    if not index.is_trained:
+        if len(vectors) < getattr(index, "nlist", 1):
+            raise ValueError(f"{len(vectors)} rows cannot train {index.nlist} IVF lists")
+        faiss.omp_set_num_threads(all_cores())
+        try:
+            index.train(vectors)
+        finally:
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+    if len(vectors):
+        index.add(vectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +178,12 @@ class VectorSet:
         found: list[tuple[float, int]] = []
         for block, selector in zip(self.blocks, self.selectors, strict=True):
             kk = min(k, len(block))
-            if selector is None:
+            if isinstance(block.index, faiss.IndexIVF):
+                params = faiss.SearchParametersIVF(nprobe=block.index.nprobe)
+                if selector is not None:
+                    params.sel = selector
+                scores, rows = block.index.search(query, kk, params=params)
+            elif selector is None:
                 scores, rows = block.index.search(query, kk)
             else:
                 params = faiss.SearchParameters(sel=selector)

@@ -115,3 +115,30 @@ def test_a_block_whose_rows_are_all_removed_is_dropped():
     snapshot = snapshot.extended(Block.build(keys[4:], keys[4:], vectors[4:]), [0, 1, 2, 3])
     assert len(snapshot.blocks) == 1 and snapshot.ntotal == 2
     assert {c for c, _ in snapshot.search(vectors[0], 5)} == {4, 5}
+
+
+def test_a_large_block_is_searched_approximately_with_recall_at_20_of_097():
+    import faiss
+
+    rng = np.random.default_rng(11)
+    rows, dimension = 20_000, 32
+    # clustered like text embeddings: topics plus noise, unit length
+    centres = rng.standard_normal((200, dimension))
+    vectors = centres[rng.integers(0, 200, rows)] + 0.6 * rng.standard_normal((rows, dimension))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    keys = np.arange(rows, dtype=np.int64)
+    exact = VectorSet.of(dimension, [Block.build(keys, keys, vectors)], set())
+    block = Block.build(keys, keys, vectors, approximate_above=rows - 1)
+    assert isinstance(block.index, faiss.IndexIVF)
+    removed = set(range(0, rows, 50))  # and rows a snapshot no longer sees stay hidden
+    approximate = VectorSet.of(dimension, [block], set(removed))
+    exact = VectorSet.of(dimension, exact.blocks, set(removed))
+
+    queries = vectors[rng.integers(0, rows, 100)] + 0.1 * rng.standard_normal((100, dimension))
+    recall = []
+    for query in queries.astype(np.float32):
+        truth = {c for c, _ in exact.search(query, 20)}
+        found = {c for c, _ in approximate.search(query, 20)}
+        assert not found & removed
+        recall.append(len(truth & found) / 20)
+    assert np.mean(recall) >= 0.97, np.mean(recall)
