@@ -73,7 +73,7 @@ class _Prepared:
     date: str | None
     chunks: list
     chunk_vectors: np.ndarray
-    sentence_vectors: list[np.ndarray]
+    sentence_vectors: list[np.ndarray] | None  # None: not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ def sync_index(
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
     batch_articles: int = BATCH_ARTICLES,
+    sentence_vectors: bool = True,
 ) -> SyncReport:
     """Embed new and changed articles, drop removed ones, publish the changes. A file that
     cannot be read keeps its previously indexed version.
@@ -100,6 +101,10 @@ def sync_index(
     and each batch is published as a generation, so a first index is answerable while it
     grows and an interrupted one resumes where it stopped. A `rebuild` publishes once at the
     end instead: the old index stays live until the new one is complete.
+
+    `sentence_vectors=False` embeds and stores chunks only (sentences are most of the
+    embedding work); `IndexStore.sentence_vectors` then leaves those chunks out (today's
+    `retrieval.answerer` quotes only chunks that have them: for measuring with `make eval`).
     """
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
@@ -132,7 +137,7 @@ def sync_index(
                 batch = todo[start : start + max(1, batch_articles)]
                 if progress:
                     progress(start, len(todo), batch[0].file.path)
-                for item in _prepare_batch(batch, embedder, report):
+                for item in _prepare_batch(batch, embedder, report, sentence_vectors):
                     writer.add_article(
                         path=item.file.path,
                         raw=item.file.text,
@@ -222,14 +227,16 @@ class _Parsed:
     sentence_texts: list[str]
 
 
-def _prepare_batch(batch: list[_Todo], embedder: Embedder, report: SyncReport) -> list[_Prepared]:
+def _prepare_batch(
+    batch: list[_Todo], embedder: Embedder, report: SyncReport, with_sentences: bool = True
+) -> list[_Prepared]:
     """Parse and chunk each article, then embed all their passages in one model call (the
     model's batching works across articles: less CPU per passage than one call per article).
     One bad article must not stop the others: it is reported and left out."""
     parsed = []
     for item in batch:
         try:
-            parsed.append(_parse(item, embedder))
+            parsed.append(_parse(item, embedder, with_sentences))
         except Exception as exc:
             _failed(report, item.file.path, exc)
     texts = [t for p in parsed for t in (*p.chunk_texts, *p.sentence_texts)]
@@ -261,7 +268,7 @@ def _failed(report: SyncReport, path: str, exc: Exception) -> None:
     report.failed.append(SkippedFile(path, f"{type(exc).__name__}: {exc}"))
 
 
-def _parse(item: _Todo, embedder: Embedder) -> _Parsed:
+def _parse(item: _Todo, embedder: Embedder, with_sentences: bool = True) -> _Parsed:
     article = item.file
     parsed = parse_article(article.text, article.path)
     chunks = chunk_article(parsed, embedder.count_tokens, embedder.max_tokens)
@@ -274,6 +281,8 @@ def _parse(item: _Todo, embedder: Embedder) -> _Parsed:
             embedding_text(chunk, sentence_texts[offset : offset + len(chunk.sentences)])
         )
         offset += len(chunk.sentences)
+    if not with_sentences:
+        sentence_texts = []
     return _Parsed(item, parsed.title, parsed.date, chunks, chunk_texts, sentence_texts)
 
 
@@ -284,6 +293,8 @@ def _split(parsed: _Parsed, vectors: np.ndarray) -> _Prepared:
     for chunk in parsed.chunks:
         sentence_vectors.append(vectors[offset : offset + len(chunk.sentences)])
         offset += len(chunk.sentences)
+    if not parsed.sentence_texts and parsed.chunks:  # chunks only
+        sentence_vectors = None
     todo = parsed.todo
     return _Prepared(
         todo.file,

@@ -252,3 +252,13 @@ def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir: Path
     path.write_text(text.replace("Putin", "Pétin", 1)[: len(text)])
     os.utime(path, ns=(past + 10**9, past + 10**9))
     assert sync_index(articles_dir, index_dir, fake_embedder).updated == [SAMPLE]
+
+
+def test_sentence_vectors_are_optional(articles_dir: Path, index_dir: Path, fake_embedder):
+    report = sync_index(articles_dir, index_dir, fake_embedder, sentence_vectors=False)
+
+    assert fake_embedder.passages_embedded == report.chunks_embedded  # chunks only
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    ids = store.article_chunk_ids(SAMPLE)
+    assert store.sentence_vectors(ids) == {}
+    assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there
