@@ -47,6 +47,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.drop_to_answer
 	$(BIN)/python -m benchmarks.worst_files
+	$(BIN)/python -m benchmarks.scale --chunks 10000
+	$(BIN)/python -m benchmarks.scale_threads
 
 clean:
 	rm -rf $(VENV) .newsbot

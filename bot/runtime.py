@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from bot.settings import Settings
 from index.embedders import Embedder, load_embedder
@@ -34,14 +41,25 @@ def progress_bar(console: Console) -> Iterator[ProgressCallback | None]:
         TextColumn("indexing"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
         TextColumn("{task.description}"),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("", total=None)
+        task = progress.add_task("", total=None, rate="", eta="")
+        started = time.monotonic()
 
         def update(done: int, total: int, current: str) -> None:
-            progress.update(task, completed=done, total=total, description=current)
+            elapsed = time.monotonic() - started
+            rate = eta = ""
+            if done and elapsed > 0:
+                rate = f"{done / elapsed:.1f} articles/s"
+                left = round((total - done) * elapsed / done)
+                eta = f"ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
+            progress.update(
+                task, completed=done, total=total, description=current, rate=rate, eta=eta
+            )
 
         yield update
 

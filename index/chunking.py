@@ -22,7 +22,7 @@ def chunk_id(article: str, paragraph: int, piece: int, text: str) -> int:
 
 def embedding_text(chunk: Chunk, sentence_texts: Sequence[str] | None = None) -> str:
     """What the model sees: the section heading gives a paragraph its topic. `sentence_texts`
-    replaces the sentences' own text (with role references resolved, see `index.roles`)."""
+    replaces the sentences' own text."""
     text = chunk.text if sentence_texts is None else " ".join(sentence_texts)
     return f"{chunk.section}: {text}" if chunk.section else text
 

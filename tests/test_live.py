@@ -39,10 +39,11 @@ class GatedEmbedder(FakeEmbedder):
 
 
 class SlowEmbedder(FakeEmbedder):
-    """Embedding passages takes a while, as with a real model."""
+    """Embedding passages takes a while, as with a real model: per passage, since a sync
+    embeds many articles' passages in one call."""
 
     def embed_passages(self, texts):
-        time.sleep(0.02)
+        time.sleep(0.005 * len(texts))
         return super().embed_passages(texts)
 
 

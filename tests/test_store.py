@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,7 +43,8 @@ def test_save_load_round_trip(articles_dir: Path, index_dir: Path, fake_embedder
     assert store.search(query, 1)[0][0] == expected[2].id
     manifest = store.manifest
     assert manifest.embedder_id == fake_embedder.model_id
-    assert manifest.articles[SAMPLE] == article.content_hash
+    assert manifest.articles == 5 and manifest.chunks == len(store)
+    assert store.article_states()[SAMPLE].content_hash == article.content_hash
 
 
 def test_missing_index_says_how_to_build_it(tmp_path: Path):
@@ -48,7 +52,7 @@ def test_missing_index_says_how_to_build_it(tmp_path: Path):
         IndexStore.open(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("stage", ["insert", "faiss", "manifest", "rename", "current"])
+@pytest.mark.parametrize("stage", ["insert", "manifest", "rename", "current"])
 def test_crash_mid_write_leaves_previous_index_usable(
     articles_dir: Path, index_dir: Path, fake_embedder, monkeypatch, stage: str
 ):
@@ -63,8 +67,7 @@ def test_crash_mid_write_leaves_previous_index_usable(
         raise Crash(stage)
 
     targets = {
-        "insert": (store_module.GenerationWriter, "add_article"),
-        "faiss": (store_module.faiss, "write_index"),
+        "insert": (store_module.IndexWriter, "add_article"),
         "manifest": (store_module, "_fsync_file"),
         "rename": (store_module.os, "rename"),
         "current": (store_module.os, "replace"),
@@ -85,10 +88,14 @@ def test_crash_mid_write_leaves_previous_index_usable(
     assert "Pinguine" in IndexStore.open(index_dir).article_text(SAMPLE)
 
 
-def test_truncated_vectors_are_detected(articles_dir: Path, index_dir: Path, fake_embedder):
+def database_of(index_dir: Path) -> Path:
+    return index_dir / IndexStore.open(index_dir).manifest.database
+
+
+def test_truncated_database_is_detected(articles_dir: Path, index_dir: Path, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
-    vectors = list_generations(index_dir)[-1] / store_module.VECTORS_FILE
-    vectors.write_bytes(vectors.read_bytes()[:100])
+    database = database_of(index_dir)
+    database.write_bytes(database.read_bytes()[:100])
 
     with pytest.raises(IndexCorruptError, match=r"damaged.*--rebuild"):
         IndexStore.open(index_dir)
@@ -98,8 +105,8 @@ def test_truncated_vectors_are_detected(articles_dir: Path, index_dir: Path, fak
 
 def test_broken_sqlite_is_detected(articles_dir: Path, index_dir: Path, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
-    meta = list_generations(index_dir)[-1] / store_module.META_FILE
-    meta.write_bytes(b"this is not a database" * 100)
+    database = database_of(index_dir)
+    database.write_bytes(b"this is not a database" * 100)
 
     with pytest.raises(IndexCorruptError, match=r"damaged.*--rebuild"):
         IndexStore.open(index_dir)
@@ -149,3 +156,68 @@ def test_lexical_search_finds_words_and_follows_removal(
     after = IndexStore.open(index_dir, fake_embedder.model_id)
     assert after.lexical_search(["zebras"], 5) == []
     assert after.document_frequencies(["zebras"]) == {"zebras": 0}
+    # the snapshot opened before the removal still finds it (its rows are kept for it)
+    assert store.lexical_search(["zebras"], 5)[0][0] == zebra_chunk.id
+    assert store.document_frequencies(["zebras"]) == {"zebras": 2}
+
+
+def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path, fake_embedder):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    busy = store._pool.get()  # another thread in the middle of a long read
+    try:
+        done = threading.Event()
+        reader = threading.Thread(target=lambda: (store.articles(), done.set()))
+        reader.start()
+        assert done.wait(10), "a reader waited for another reader's connection"
+    finally:
+        store._pool.put(busy)
+    reader.join()
+
+
+def test_many_threads_read_one_snapshot_after_it_was_pruned(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    reader = IndexStore.open(index_dir, fake_embedder.model_id)
+    expected = reader.chunks(reader.article_chunk_ids(SAMPLE))
+    for n in range(3):
+        (articles_dir / f"extra{n}.txt").write_text(f"Artikel Nummer {n} über Pinguine.\n")
+        sync_index(articles_dir, index_dir, fake_embedder)
+    assert not reader.generation_dir.exists()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: reader.chunks([c.id for c in expected]), range(64)))
+    assert all(result == expected for result in results)
+
+
+def test_search_uses_one_openmp_thread_in_whichever_thread_asks(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    import faiss
+
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    query = fake_embedder.embed_queries(["Putin"])[0]
+    seen = {}
+
+    def ask() -> None:
+        seen["before"] = faiss.omp_get_max_threads()
+        store.search(query, 5)
+        seen["after"] = faiss.omp_get_max_threads()
+
+    worker = threading.Thread(target=ask)  # a new thread starts at OpenMP's default
+    worker.start()
+    worker.join()
+    assert seen["after"] == store_module.SEARCH_THREADS == 1
+
+
+def test_a_closed_store_fails_reads_instead_of_hanging(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store.close()
+    store.close()  # twice is harmless
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.articles()

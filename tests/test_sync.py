@@ -160,3 +160,105 @@ def test_articles_indexed_by_older_cleaning_rules_are_reindexed(
     manifest = IndexStore.open(index_dir).manifest
     assert manifest.pipeline == sync_module.PIPELINE_VERSION
     assert sync_index(articles_dir, index_dir, fake_embedder).unchanged == 5
+
+
+class Interrupted(BaseException):
+    """Ctrl-C or a kill in the middle of embedding."""
+
+
+class InterruptedEmbedder(FakeEmbedder):
+    def __init__(self, calls_before_interrupt: int) -> None:
+        super().__init__()
+        self.calls_left = calls_before_interrupt
+
+    def embed_passages(self, texts):
+        if self.calls_left == 0:
+            raise Interrupted
+        self.calls_left -= 1
+        return super().embed_passages(texts)
+
+
+def test_articles_are_embedded_in_batches_across_articles(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    calls = []
+    real = fake_embedder.embed_passages
+    fake_embedder.embed_passages = lambda texts: calls.append(len(texts)) or real(texts)
+
+    report = sync_index(articles_dir, index_dir, fake_embedder, batch_articles=2)
+
+    assert len(report.added) == 5 and len(calls) == 3  # 2 + 2 + 1 articles, one call each
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    assert report.generation == store.generation == 3  # each batch was published
+    for path in report.added:  # the vectors went to the right chunks
+        [chunk] = store.chunks(store.article_chunk_ids(path)[:1])
+        expected = fake_embedder._vector(chunk.text if not chunk.section else "")
+        if not chunk.section:
+            assert store.search(expected, 1)[0][0] == chunk.id
+
+
+def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
+    articles_dir: Path, index_dir: Path
+):
+    with pytest.raises(Interrupted):
+        sync_index(articles_dir, index_dir, InterruptedEmbedder(2), batch_articles=2)
+
+    store = IndexStore.open(index_dir)
+    done = [a.path for a in store.articles()]
+    assert len(done) == 4  # two batches of two were published before the interruption
+    embedder = FakeEmbedder()
+    report = sync_index(articles_dir, index_dir, embedder, batch_articles=2)
+    assert report.unchanged == 4 and len(report.added) == 1
+    [added] = report.added
+    assert added not in done
+    chunks = IndexStore.open(index_dir).chunks(IndexStore.open(index_dir).article_chunk_ids(added))
+    assert embedder.passages_embedded == len(chunks) + sum(len(c.sentences) for c in chunks)
+
+
+def test_a_rebuild_publishes_once_at_the_end(articles_dir: Path, index_dir: Path, fake_embedder):
+    first = sync_index(articles_dir, index_dir, fake_embedder)
+    old_database = IndexStore.open(index_dir).manifest.database
+    with pytest.raises(Interrupted):
+        sync_index(articles_dir, index_dir, InterruptedEmbedder(2), rebuild=True, batch_articles=2)
+    assert IndexStore.open(index_dir).generation == first.generation  # the old index is live
+
+    report = sync_index(articles_dir, index_dir, fake_embedder, rebuild=True, batch_articles=2)
+    store = IndexStore.open(index_dir)
+    assert store.generation == report.generation and len(store.articles()) == 5
+    assert store.manifest.database != old_database  # a fresh database file
+    (articles_dir / "neu.txt").write_text("Neu\n\nEin Artikel über Kiel.\n")
+    sync_index(articles_dir, index_dir, fake_embedder)
+    # once no kept generation uses the old database, it is deleted
+    assert [p.name for p in index_dir.glob("index-*.sqlite")] == [store.manifest.database]
+
+
+def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir: Path, fake_embedder):
+    import os
+    import time
+
+    sync_index(articles_dir, index_dir, fake_embedder)
+    path = articles_dir / SAMPLE
+    past = time.time_ns() - 3_600 * 10**9
+    os.utime(path, ns=(past, past))
+    sync_index(articles_dir, index_dir, fake_embedder)  # records the old mtime
+    path.chmod(0)  # unreadable: only its size and mtime can be looked at
+    try:
+        report = sync_index(articles_dir, index_dir, fake_embedder)
+    finally:
+        path.chmod(0o644)
+    assert report.unchanged == 5 and not report.skipped
+
+    text = path.read_text()  # same size, new content, same mtime: what rsync --times keeps
+    path.write_text(text.replace("Putin", "Pétin", 1)[: len(text)])
+    os.utime(path, ns=(past + 10**9, past + 10**9))
+    assert sync_index(articles_dir, index_dir, fake_embedder).updated == [SAMPLE]
+
+
+def test_sentence_vectors_are_optional(articles_dir: Path, index_dir: Path, fake_embedder):
+    report = sync_index(articles_dir, index_dir, fake_embedder, sentence_vectors=False)
+
+    assert fake_embedder.passages_embedded == report.chunks_embedded  # chunks only
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    ids = store.article_chunk_ids(SAMPLE)
+    assert store.sentence_vectors(ids) == {}
+    assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there

@@ -1,0 +1,333 @@
+"""`make bench` at scale: the store's costs on a synthetic archive of N chunks.
+
+    python -m benchmarks.scale [--chunks 10000] [--questions 60] [--dir PATH]
+
+Articles are real sentences (the sample articles and ../shared/xquad) recombined at random with
+a fixed seed, embedded by `HashEmbedder`, a fast deterministic stand-in for the model, so the
+numbers are the store's and not the model's. Reported, never asserted:
+
+- build: the first `newsbot index` of the archive (wall and CPU seconds);
+- add one article: `sync_index` after one new file (median of 3);
+- open: `IndexStore.open` in a fresh process (start-up), and again in a process that has the
+  previous generation open, right after a sync (what a running bot's snapshot swap costs in
+  the store; the answerer's own warm-up is not included);
+- ask: the store's part of one question (search, chunks, vectors, lexical search, article
+  text, as `retrieval.answerer` reads them), p50/p95, with the embedding time apart and FAISS's
+  own search over the same vectors (one bare `IndexFlatIP`) for the overhead ratio;
+- 8 concurrent askers against one: questions per second, and the ratio;
+- max RSS of a process that opens the index and asks (a separate process, so building does
+  not count), disk bytes of the index folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = [ROOT / "articles", ROOT.parent / "shared" / "xquad"]
+SEED = 20261201
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])")
+WORD = re.compile(r"\w+")
+CHUNKS_PER_ARTICLE = 2
+ASKERS = 8
+
+
+class HashEmbedder:
+    """Sum of per-word random unit vectors (seeded by the word): texts sharing words are close,
+    as with `tests.conftest.FakeEmbedder`, but fast enough for a million passages."""
+
+    max_tokens = 512
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+        self.model_id = f"bench-hash-{dimension}"
+        self._words: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _word(self, word: str) -> np.ndarray:
+        vector = self._words.get(word)
+        if vector is None:
+            seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+            with self._lock:
+                self._words[word] = vector
+        return vector
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in WORD.findall(text.lower()):
+                out[row] += self._word(word)
+            out[row, 0] += 0.01
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return len(WORD.findall(text)) + 2
+
+
+def sentence_pool() -> list[str]:
+    pool = []
+    for source in SOURCES:
+        for path in sorted(source.rglob("*.txt")):
+            if path.name.startswith("LICENSE"):
+                continue
+            for line in path.read_text(encoding="utf-8").splitlines():
+                pool.extend(s for s in SENTENCE_END.split(line.strip()) if 40 <= len(s) <= 300)
+    return sorted(set(pool))
+
+
+def synthetic_article(rng: random.Random, pool: list[str], n: int) -> str:
+    title = f"Meldung {n}: " + " ".join(rng.choice(pool).split()[:6])
+    paragraphs = [
+        " ".join(rng.choice(pool) for _ in range(rng.randint(2, 5)))
+        for _ in range(CHUNKS_PER_ARTICLE)
+    ]
+    day = n % 28 + 1
+    return f"{title}\n\ndate 2025-03-{day:02d}\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def write_archive(folder: Path, articles: int, pool: list[str]) -> None:
+    rng = random.Random(SEED)
+    for n in range(articles):
+        sub = folder / f"{n // 1000:04d}"  # a thousand files per folder, as archives are kept
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"a{n:07d}.txt").write_text(synthetic_article(rng, pool, n), encoding="utf-8")
+
+
+def questions(pool: list[str], count: int) -> list[str]:
+    rng = random.Random(SEED + 1)
+    out = []
+    for _ in range(count):
+        words = WORD.findall(rng.choice(pool))
+        start = rng.randint(0, max(0, len(words) - 8))
+        out.append(" ".join(words[start : start + 8]) + "?")
+    return out
+
+
+def timed(func, *args, **kwargs):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = func(*args, **kwargs)
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def disk_bytes(folder: Path) -> int:
+    total, seen = 0, set()
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            stat = os.stat(os.path.join(dirpath, name))
+            if stat.st_ino not in seen:  # hard links count once
+                seen.add(stat.st_ino)
+                total += stat.st_blocks * 512
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(values) * 1000, 2),
+        "p95": round(percentile(values, 0.95) * 1000, 2),
+    }
+
+
+# --- the reader process ----------------------------------------------------------------------
+
+
+def store_path(store, vector: np.ndarray, terms: list[str], k: int = 20) -> None:
+    """What one answer reads from the store (see retrieval/answerer.py)."""
+    hits = store.search(vector, k)
+    ids = [i for i, _ in hits]
+    chunks = store.chunks(ids)
+    store.chunk_vectors(ids)
+    store.sentence_vectors(ids)
+    store.lexical_search(terms, k)
+    store.document_frequencies(terms)
+    for article in dict.fromkeys(c.article for c in chunks[:5]):
+        store.article_text(article)
+
+
+def reader(index_dir: Path, count: int) -> dict[str, object]:
+    from index.store import IndexStore
+
+    embedder = HashEmbedder()
+    asked = questions(sentence_pool(), count)
+    store, wall, cpu = timed(IndexStore.open, index_dir, embedder.model_id)
+    result: dict[str, object] = {"open_s": round(wall, 3), "open_cpu_s": round(cpu, 3)}
+    embed_s, path_s, vectors = [], [], []
+    for question in asked:
+        t0 = time.perf_counter()
+        vector = embedder.embed_queries([question])[0]
+        t1 = time.perf_counter()
+        store_path(store, vector, WORD.findall(question.lower()))
+        t2 = time.perf_counter()
+        embed_s.append(t1 - t0)
+        path_s.append(t2 - t1)
+        vectors.append(vector)
+    result["ask_store_ms"] = ms(path_s[5:])  # the first few warm caches
+    result["embed_ms"] = ms(embed_s)
+
+    def ask_all(mine: list[str]) -> None:
+        for question in mine:
+            vector = embedder.embed_queries([question])[0]
+            store_path(store, vector, WORD.findall(question.lower()))
+
+    _, one_wall, one_cpu = timed(ask_all, asked)
+    threads = [threading.Thread(target=ask_all, args=(asked[n::ASKERS],)) for n in range(ASKERS)]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    many_wall, many_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    result["askers_1_qps"] = round(len(asked) / one_wall, 1)
+    result["askers_8_qps"] = round(len(asked) / many_wall, 1)
+    result["askers_8_over_1"] = round(one_wall / many_wall, 2)
+    result["askers_cpu_s_1_vs_8"] = [round(one_cpu, 2), round(many_cpu, 2)]
+    result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    import faiss  # FAISS alone on the same vectors, one thread, as newsbot searches
+
+    ids = [i for a in store.articles() for i in store.article_chunk_ids(a.path)]
+    bare = faiss.IndexFlatIP(embedder.dimension)
+    bare.add(np.ascontiguousarray(store.chunk_vectors(ids), dtype=np.float32))
+    faiss.omp_set_num_threads(1)
+    bare_s = []
+    for vector in vectors:
+        t0 = time.perf_counter()
+        bare.search(vector.reshape(1, -1), 20)
+        bare_s.append(time.perf_counter() - t0)
+    result["faiss_flat_search_ms"] = ms(bare_s)
+    search_s = []
+    for vector in vectors:
+        t0 = time.perf_counter()
+        store.search(vector, 20)
+        search_s.append(time.perf_counter() - t0)
+    result["store_search_ms"] = ms(search_s)
+    result["ask_store_p50_over_faiss_p50"] = round(
+        statistics.median(path_s) / statistics.median(bare_s), 1
+    )
+    result["approximate"] = approximate_recall(bare, vectors)
+    return result
+
+
+def approximate_recall(bare, questions: list[np.ndarray], k: int = 20) -> dict[str, object]:
+    """The IVF index newsbot uses above `APPROXIMATE_ABOVE` rows, built over the same vectors
+    now: recall@k against the exact search, and its search time."""
+    from index.vectors import Block, VectorSet
+
+    vectors = bare.reconstruct_n(0, bare.ntotal)
+    keys = np.arange(len(vectors), dtype=np.int64)
+    started = time.perf_counter()
+    block = Block.build(keys, keys, vectors, approximate_above=0)
+    built = time.perf_counter() - started
+    approximate = VectorSet.of(vectors.shape[1], [block], set())
+    recall, times = [], []
+    for vector in questions:
+        _, truth = bare.search(vector.reshape(1, -1), k)
+        t0 = time.perf_counter()
+        found = approximate.search(vector, k)
+        times.append(time.perf_counter() - t0)
+        recall.append(len(set(truth[0]) & {c for c, _ in found}) / k)
+    return {
+        "lists": int(block.index.nlist),
+        "probes": int(block.index.nprobe),
+        "build_s": round(built, 1),
+        f"recall_at_{k}": round(float(np.mean(recall)), 4),
+        "search_ms": ms(times),
+    }
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def run(chunks: int, count: int, work: Path) -> dict[str, object]:
+    from index.store import IndexStore
+    from index.sync import sync_index
+
+    embedder = HashEmbedder()
+    articles, index = work / "articles", work / "index"
+    pool = sentence_pool()
+    write_archive(articles, chunks // CHUNKS_PER_ARTICLE, pool)
+    result: dict[str, object] = {"chunks_target": chunks, "sentence_pool": len(pool)}
+    report, wall, cpu = timed(sync_index, articles, index, embedder)
+    result["build"] = {
+        "articles": len(report.added),
+        "chunks": report.chunks_embedded,
+        "s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+    }
+    adds, swaps = [], []
+    rng = random.Random(SEED + 2)
+    live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)  # a running bot's
+    result["first_open_s"], result["first_open_cpu_s"] = round(wall, 3), round(cpu, 3)
+    for n in range(3):
+        (articles / f"new-{n}.txt").write_text(synthetic_article(rng, pool, 10**7 + n))
+        report, wall, cpu = timed(sync_index, articles, index, embedder)
+        assert report.added == [f"new-{n}.txt"], report.summary()
+        adds.append((wall, cpu))
+        live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)  # the swap
+        swaps.append((wall, cpu))
+    result["add_one_article_s"] = round(statistics.median(w for w, _ in adds), 3)
+    result["add_one_article_cpu_s"] = round(statistics.median(c for _, c in adds), 3)
+    result["swap_s"] = round(statistics.median(w for w, _ in swaps), 3)
+    result["swap_cpu_s"] = round(statistics.median(c for _, c in swaps), 3)
+    del live
+    _, wall, cpu = timed(sync_index, articles, index, embedder)
+    result["unchanged_sync_s"] = round(wall, 3)
+    result["unchanged_sync_cpu_s"] = round(cpu, 3)
+    result["disk_mb"] = round(disk_bytes(index) / 1e6, 1)
+    command = ["-m", "benchmarks.scale", "--reader", str(index), "--questions", str(count)]
+    done = subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    result["reader"] = json.loads(done.stdout)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--questions", type=int, default=60)
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp one)")
+    parser.add_argument("--reader", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.reader is not None:
+        print(json.dumps(reader(args.reader, args.questions)))
+        return
+    for chunks in args.chunks:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            print(json.dumps(run(chunks, args.questions, Path(tmp)), indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Chunk vectors in memory, as immutable blocks shared between snapshots.
+
+A snapshot's vectors are a few FAISS blocks plus the row keys it no longer sees. The next
+snapshot reuses the blocks, adds one block for the rows published since and extends the
+removed set, so a swap costs what changed, not the archive. Blocks are never modified (a
+reader of the old snapshot may be searching them); many small ones are merged into a new
+block for the new snapshot only.
+
+Rows are keyed by the database's row key (`chunks.key`), not the chunk id: an updated article
+may remove and re-add a chunk with the same id in one generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+
+# One question, one FAISS thread (see index.threads).
+SEARCH_THREADS = 1
+# More blocks than this and the smaller ones are merged when the next snapshot is made.
+MAX_BLOCKS = 8
+# A block of more rows than this is searched approximately (IVF): an exact scan of a million
+# 384-d vectors is >= 140 ms on a free core, an IVF probe of a few percent of them a few ms.
+APPROXIMATE_ABOVE = 250_000
+# IVF lists: ~4 sqrt(n); a question probes 1/PROBE_FRACTION of them (recall@20 against exact
+# search is measured by `benchmarks.scale`; the test keeps it >= 0.97).
+PROBE_FRACTION = 16
+TRAIN_PER_LIST = 64  # k-means training rows per list (FAISS warns below 39)
+
+
+def ivf_lists(rows: int) -> int:
+    return max(16, int(4 * rows**0.5))
+
+
+def new_index(dimension: int, rows: int, approximate_above: int | None = None) -> faiss.Index:
+    """Exact (flat) for up to `approximate_above` rows, else an untrained IVF-Flat."""
+    limit = APPROXIMATE_ABOVE if approximate_above is None else approximate_above
+    if rows <= limit:
+        return faiss.IndexFlatIP(dimension)
+    lists = ivf_lists(rows)
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    index.nprobe = max(1, lists // PROBE_FRACTION)
+    return index
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Vectors of a run of rows; `keys` ascending, `chunk_ids` aligned with them."""
+
+    keys: np.ndarray  # int64
+    chunk_ids: np.ndarray  # int64
+    index: faiss.Index  # IndexFlatIP over the rows, in `keys` order
+
+    @classmethod
+    def build(
+        cls,
+        keys: np.ndarray,
+        chunk_ids: np.ndarray,
+        vectors: np.ndarray,
+        approximate_above: int | None = None,
+    ) -> Block:
+        order = np.argsort(keys, kind="stable")
+        page = (keys[order], chunk_ids[order], vectors[order])
+        return cls.from_pages([page], vectors.shape[1], len(keys), approximate_above)
+
+    @classmethod
+    def from_pages(
+        cls,
+        pages: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        dimension: int,
+        rows: int = 0,
+        approximate_above: int | None = None,
+    ) -> Block:
+        """A block from pages of (keys, chunk ids, vectors) in ascending key order, added to
+        FAISS page by page so a start-up never holds the archive's vectors twice. `rows`, the
+        expected number of rows, chooses exact or approximate search (see `new_index`); an
+        approximate index is trained on its first rows (in key order: the oldest articles)."""
+        index = new_index(dimension, rows, approximate_above)
+        keys, chunk_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        waiting: list[np.ndarray] = []  # rows held back until there are enough to train
+        train_rows = TRAIN_PER_LIST * getattr(index, "nlist", 0)
+        for page_keys, page_ids, vectors in pages:
+            keys.append(np.asarray(page_keys, np.int64))
+            chunk_ids.append(np.asarray(page_ids, np.int64))
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
+            if index.is_trained:
+                index.add(vectors)
+                continue
+            waiting.append(vectors)
+            if sum(len(v) for v in waiting) >= train_rows:
+                _train_and_add(index, waiting)
+                waiting = []
+        if waiting or not index.is_trained:
+            _train_and_add(index, waiting)
+        if isinstance(index, faiss.IndexIVF):
+            index.make_direct_map()  # for `vectors()`
+        return cls(np.concatenate(keys), np.concatenate(chunk_ids), index)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def vectors(self) -> np.ndarray:
+        if not len(self):
+            return np.zeros((0, self.index.d), dtype=np.float32)
+        return self.index.reconstruct_n(0, len(self))
+
+
+def _train_and_add(index: faiss.Index, waiting: list[np.ndarray]) -> None:
+    """Train (all cores: this is loading, not a question) and add the rows held back."""
+    from index.threads import all_cores
+
+    vectors = np.vstack(waiting) if waiting else np.zeros((0, index.d), np.float32)
+    if not index.is_trained:
+        if len(vectors) < getattr(index, "nlist", 1):
+            raise ValueError(f"{len(vectors)} rows cannot train {index.nlist} IVF lists")
+        faiss.omp_set_num_threads(all_cores())
+        try:
+            index.train(vectors)
+        finally:
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+    if len(vectors):
+        index.add(vectors)
+
+
+@dataclass(frozen=True, slots=True)
+class VectorSet:
+    """The chunk vectors one snapshot sees. Safe to share between threads (read-only)."""
+
+    dimension: int
+    blocks: tuple[Block, ...] = ()
+    removed: frozenset[int] = field(default_factory=frozenset)  # keys in blocks no longer seen
+    selectors: tuple[object | None, ...] = ()  # per block: FAISS selector of the rows seen
+
+    @property
+    def ntotal(self) -> int:
+        return sum(len(b) for b in self.blocks) - len(self.removed)
+
+    @classmethod
+    def of(cls, dimension: int, blocks: Sequence[Block], removed: set[int]) -> VectorSet:
+        hidden = np.fromiter(removed, np.int64, len(removed))
+        kept, selectors = [], []
+        for block in blocks:
+            if not len(block):
+                continue
+            positions = _positions(block, hidden)
+            if len(positions) * 4 > len(block):  # mostly dead rows: copy the live ones
+                alive = np.ones(len(block), bool)
+                alive[positions] = False
+                removed -= {int(k) for k in block.keys[positions]}
+                vectors = block.vectors()[alive]
+                block = Block.build(block.keys[alive], block.chunk_ids[alive], vectors)
+                positions = positions[:0]
+                if not len(block):
+                    continue
+            kept.append(block)
+            selectors.append(_excluding(positions))
+        return cls(dimension, tuple(kept), frozenset(removed), tuple(selectors))
+
+    def extended(self, added: Block, removed_keys: Sequence[int]) -> VectorSet:
+        """The next snapshot: a block of rows added and the keys of rows removed since."""
+        blocks = list(self.blocks)
+        if len(added):
+            blocks.append(added)
+        removed = set(self.removed)
+        removed.update(int(k) for k in removed_keys)
+        if len(blocks) > MAX_BLOCKS:
+            blocks, removed = _merge_small(blocks, removed)
+        return VectorSet.of(self.dimension, blocks, removed)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, score) of the best `k` rows, best first."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        faiss.omp_set_num_threads(SEARCH_THREADS)  # per calling thread, see index.threads
+        found: list[tuple[float, int]] = []
+        for block, selector in zip(self.blocks, self.selectors, strict=True):
+            kk = min(k, len(block))
+            if isinstance(block.index, faiss.IndexIVF):
+                params = faiss.SearchParametersIVF(nprobe=block.index.nprobe)
+                if selector is not None:
+                    params.sel = selector
+                scores, rows = block.index.search(query, kk, params=params)
+            elif selector is None:
+                scores, rows = block.index.search(query, kk)
+            else:
+                params = faiss.SearchParameters(sel=selector)
+                scores, rows = block.index.search(query, kk, params=params)
+            found.extend(
+                (float(s), int(block.chunk_ids[r]))
+                for s, r in zip(scores[0], rows[0], strict=True)
+                if r >= 0
+            )
+        found.sort(key=lambda item: -item[0])
+        return [(chunk_id, score) for score, chunk_id in found[:k]]
+
+
+def _positions(block: Block, hidden: np.ndarray) -> np.ndarray:
+    """Positions in `block` of the keys in `hidden`."""
+    if not len(hidden) or not len(block):
+        return np.zeros(0, np.int64)
+    hidden = hidden[(hidden >= block.keys[0]) & (hidden <= block.keys[-1])]
+    positions = np.searchsorted(block.keys, hidden)
+    return positions[block.keys[positions] == hidden].astype(np.int64)
+
+
+def _excluding(positions: np.ndarray) -> object | None:
+    if not len(positions):
+        return None
+    batch = faiss.IDSelectorBatch(positions)
+    selector = faiss.IDSelectorNot(batch)
+    selector.referenced = batch  # the SWIG wrapper does not keep the wrapped selector alive
+    return selector
+
+
+def _merge_small(blocks: list[Block], removed: set[int]) -> tuple[list[Block], set[int]]:
+    """Merge all blocks but the largest into one, dropping removed rows (log-structured)."""
+    largest = max(range(len(blocks)), key=lambda i: len(blocks[i]))
+    keep, merge = blocks[largest], [b for i, b in enumerate(blocks) if i != largest]
+    keys = np.concatenate([b.keys for b in merge])
+    chunk_ids = np.concatenate([b.chunk_ids for b in merge])
+    vectors = np.vstack([b.vectors() for b in merge])
+    hidden = np.isin(keys, np.fromiter(removed, np.int64, len(removed)))
+    removed = removed - {int(k) for k in keys[hidden]}
+    merged = Block.build(keys[~hidden], chunk_ids[~hidden], vectors[~hidden])
+    return [keep, merged], removed
