@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.embedders import Embedder, load_embedder
-from index.store import IndexStore
+from index.store import IndexError_, IndexStore
 from index.sync import sync_index
 from retrieval.abstain import FEATURES, Abstainer
 from retrieval.answerer import Answerer
@@ -73,7 +73,10 @@ COLUMNS = (
 def build_index(archive: Archive, root: Path, embedder: Embedder) -> IndexStore:
     folder = materialise(archive, root)
     index_dir = root / archive.name / "index"
-    report = sync_index(folder, index_dir, embedder)
+    try:
+        report = sync_index(folder, index_dir, embedder)
+    except IndexError_:  # a cached index of an older format or model: rebuild (embeddings cached)
+        report = sync_index(folder, index_dir, embedder, rebuild=True)
     if report.changed:
         print(f"  indexed {archive.name}: {report.summary()}", file=sys.stderr)
     return IndexStore.open(index_dir, embedder.model_id)
