@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: chat test lint format index bench clean
+.PHONY: chat test lint format index eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ format: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Quality tables (README "Measured quality"); indexes and embeddings are cached in .newsbot/eval.
+eval: $(VENV)/.installed-base
+	OMP_NUM_THREADS=1 $(BIN)/python -m retrieval.eval_suite
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run

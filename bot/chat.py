@@ -19,19 +19,26 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.conversation import Conversation
+from bot.questions import (
+    MAX_QUESTION_CHARS,
+    example_question,
+    follow_up_example,
+    question_problem,
+)
 from bot.settings import Settings
 from index.store import IndexMissingError
-from retrieval.live import LiveIndex
-from retrieval.model import Answer
-from retrieval.render import NOT_ANSWERED, citation, render_plain
+from retrieval.live import IndexChange, LiveIndex
+from retrieval.model import Answer, Quote
+from retrieval.render import citation, focus_span, not_answered, render_quotes
 
 QUOTES_PER_PAGE = 3
 QUOTES_PER_QUESTION = 10
 PROMPT = "› "
 
-HELP = """\
+HELP = f"""\
 Ask a question about the articles, in English or German; I answer with verbatim quotes.
-A short follow-up ("And what did Zelensky say about it?") uses your previous question as context.
+A short follow-up ("{follow_up_example("en")}") uses your previous question as context.
+New and changed articles are picked up while the chat runs.
   /more     the next quotes of the last answer
   /sources  the indexed articles
   /new      start a new topic (forget the previous question)
@@ -60,6 +67,18 @@ class ChatSession:
         return True
 
     def ask(self, question: str) -> None:
+        problem = question_problem(question)
+        if problem == "too_long":
+            self.out.notice(
+                f"That question is too long ({len(question)} characters). Please keep it under "
+                f"{MAX_QUESTION_CHARS} characters."
+            )
+            return
+        if problem == "no_words":
+            example = example_question(self.live.articles(), "en")
+            self.out.notice(f"Please write your question in words, for example: {example}")
+            return
+        self.follow_index()
         context = self.conversation.context_for(question)
         answer = self.live.answer(question, context=context, top=QUOTES_PER_QUESTION)
         self.conversation.remember(question, context)
@@ -83,6 +102,12 @@ class ChatSession:
         if self.shown < len(answer.quotes):
             self.out.notice(f"/more shows {len(answer.quotes) - self.shown} more quotes.")
 
+    def follow_index(self) -> None:
+        """Answer from the live generation, whoever published it (`newsbot watch`, `index`…)."""
+        change = self.live.refresh()
+        if change is not None:
+            self.out.index_changed(change)
+
     def _command(self, text: str) -> bool:
         command = text.split()[0].lower()
         if command in ("/quit", "/exit", "/q"):
@@ -90,6 +115,7 @@ class ChatSession:
         if command == "/help":
             self.out.notice(HELP)
         elif command == "/sources":
+            self.follow_index()
             self.out.sources(self.live)
         elif command == "/more":
             self.more()
@@ -110,16 +136,16 @@ class ChatOutput:
 
     def answer(self, answer: Answer, *, first: int) -> None:
         if answer.answered:
-            text = "\n".join(
-                f"[{rank}] „{q.text}“ — {citation(q)}"
-                for rank, q in enumerate(answer.quotes, start=first + 1)
-            )
+            text = render_quotes(answer.quotes, first_rank=first + 1)
         else:
-            text = render_plain(answer)
+            text = not_answered(answer.language, sources_hint=True)
         self._write(text)
 
     def notice(self, text: str) -> None:
         self._write(text)
+
+    def index_changed(self, change: IndexChange) -> None:
+        self.notice(f"Index updated: {change.summary()}.")
 
     def sources(self, live: LiveIndex) -> None:
         articles = live.articles()
@@ -143,15 +169,18 @@ class RichChatOutput(ChatOutput):
 
     def answer(self, answer: Answer, *, first: int) -> None:
         if not answer.answered:
-            message = NOT_ANSWERED.get(answer.language, NOT_ANSWERED["en"])
+            message = not_answered(answer.language, sources_hint=True)
             self.console.print(Text(message, style="yellow"), end="\n\n")
             return
         for rank, quote in enumerate(answer.quotes, start=first + 1):
             block = Text()
             block.append(f"[{rank}] ", style="bold")
-            block.append(f"„{quote.text}“", style="bold cyan")
+            block.append_text(styled_quote(quote))
             block.append(f"\n    {citation(quote)}", style="dim")
             self.console.print(block, end="\n\n")
+
+    def index_changed(self, change: IndexChange) -> None:
+        self.console.print(Text(f"Index updated: {change.summary()}.", style="green"), end="\n\n")
 
     def notice(self, text: str) -> None:
         self.console.print(Text(text, style="dim"), end="\n\n")
@@ -165,6 +194,15 @@ class RichChatOutput(ChatOutput):
             table.add_row(article.title or "(untitled)", article.date or "", article.path)
         self.console.print(table)
         self.console.print()
+
+
+def styled_quote(quote: Quote) -> Text:
+    """„quote“ in cyan, the sentence that answers in bold."""
+    text = Text(f"„{quote.text}“", style="cyan")
+    focus = focus_span(quote)
+    if focus is not None:
+        text.stylize("bold", focus[0] + 1, focus[1] + 1)  # +1: the opening „
+    return text
 
 
 def run_chat(
@@ -190,9 +228,10 @@ def run_chat(
     out = RichChatOutput(stdout) if _is_tty(stdout) else ChatOutput(stdout)
     session = ChatSession(live, out, clock=clock)
     if on_terminal:
+        articles = live.articles()
         out.notice(
-            f"newsbot chat — {len(live.articles())} articles. "
-            "Ask a question in English or German; /help lists the commands."
+            f"newsbot chat — {len(articles)} articles. Ask a question in English or German, "
+            f"for example: {example_question(articles, 'en')}\n/help lists the commands."
         )
         lines = _terminal_lines(_history_path(settings))
     else:

@@ -8,11 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.questions import MAX_QUESTION_CHARS, question_problem
 from bot.settings import Settings, load_settings
 from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
 from index.store import IndexError_
 from index.sync import ArticlesFolderMissingError
+from retrieval.model import Answer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -70,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import run_sync, stderr_console
+    from bot.runtime import run_sync, skips_reported_once, stderr_console
 
     console = stderr_console()
     embedder = load_embedder(settings.embedding_model)
-    report = run_sync(settings, embedder, rebuild=args.rebuild, console=console)
+    with skips_reported_once():
+        report = run_sync(settings, embedder, rebuild=args.rebuild, console=console)
     print(f"newsbot index: {report.summary()}", file=sys.stderr)
     return EXIT_OK
 
@@ -89,8 +92,13 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     questions = [args.question] if args.question is not None else _stdin_questions()
     for question in questions:
-        answer = answerer.answer(question, top=args.top)
-        text = render_plain(answer)
+        problem = question_problem(question)
+        if problem is not None:  # the rule of every front end: not searched
+            answer = Answer(question, False, (), "en")
+            text = problem_text(problem, question)
+        else:
+            answer = answerer.answer(question, top=args.top)
+            text = render_plain(answer)
         if args.json:
             payload = {
                 "question": answer.question,
@@ -103,6 +111,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(text, end="\n\n" if len(questions) > 1 else "\n", flush=True)
     return EXIT_OK
+
+
+def problem_text(problem: str, question: str) -> str:
+    if problem == "too_long":
+        return (
+            f"That question is too long ({len(question)} characters). Please keep it under "
+            f"{MAX_QUESTION_CHARS} characters."
+        )
+    return "Please write your question in words."
 
 
 def _stdin_questions() -> list[str]:
@@ -126,9 +143,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime import skips_reported_once
     from bot.watch import run_watch
 
-    return run_watch(settings)
+    with skips_reported_once():
+        return run_watch(settings)
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,3 +63,27 @@ def run_sync(
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+
+
+class SkipsPrintedByFrontEnd(logging.Filter):
+    """`index.sync` logs each skipped file; a front end that prints the report's skipped files
+    itself drops those records, so each skip is reported once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "index.sync" and str(record.msg).startswith("skipped "))
+
+
+@contextmanager
+def skips_reported_once() -> Iterator[None]:
+    """While the front end prints `SyncReport.skipped` itself (`newsbot index`, `watch`)."""
+    skip_filter = SkipsPrintedByFrontEnd()
+    handlers = [*logging.getLogger().handlers, logging.lastResort]
+    for handler in handlers:
+        if handler is not None:
+            handler.addFilter(skip_filter)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            if handler is not None:
+                handler.removeFilter(skip_filter)

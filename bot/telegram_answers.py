@@ -24,7 +24,9 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import questions
 from bot.conversation import Conversations
+from bot.questions import MAX_QUESTION_CHARS
 from bot.telegram_format import format_answer_html
 from bot.telegram_messages import question_in
 from bot.telegram_state import (
@@ -34,19 +36,18 @@ from bot.telegram_state import (
     BOT_DATA_RATE_LIMITER,
 )
 from bot.telegram_texts import escape, text, user_language
+from index.store import IndexError_
 from retrieval.live import LiveIndex
 from retrieval.model import Answer
-from retrieval.render import NOT_ANSWERED
+from retrieval.render import not_answered
 
 QUOTES_PER_QUESTION = 10  # asked of retrieval
 QUOTES_PER_PAGE = 3  # shown per message batch; "More quotes" shows the next ones
-MAX_QUESTION_CHARS = 500
 ANSWER_CACHE_SIZE = 512
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 s
 
 MORE_PREFIX = "more"
 MORE_DATA = re.compile(rf"^{MORE_PREFIX}:([0-9a-f]{{12}}):(\d{{1,3}})$")
-_HAS_WORD = re.compile(r"[^\W_]", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +96,24 @@ def conversation_key(update: Update) -> Hashable:
     return (chat.id, user.id)
 
 
-def question_problem(question: str, language: str) -> str | None:
-    """Why `question` can't be answered as it is (a reply text), or None."""
-    if len(question) > MAX_QUESTION_CHARS:
+def question_problem(question: str, language: str, example: str | None = None) -> str | None:
+    """Why `question` can't be answered as it is (an HTML reply text), or None."""
+    problem = questions.question_problem(question)
+    if problem == "too_long":
         return text("too_long", language, length=len(question), limit=MAX_QUESTION_CHARS)
-    if not _HAS_WORD.search(question):
-        return text("no_words", language)
+    if problem == "no_words":
+        return text("no_words", language, example=example)
     return None
+
+
+async def example_for(context: ContextTypes.DEFAULT_TYPE, language: str) -> str:
+    """An example question about an article in the index (neutral while it has none)."""
+    live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
+    try:
+        articles = await asyncio.to_thread(live.articles)
+    except IndexError_:
+        articles = []
+    return questions.example_question(articles, language)
 
 
 async def answer_question(
@@ -112,9 +124,10 @@ async def answer_question(
     chat = update.effective_chat
     assert message is not None and chat is not None
     language = user_language(update)
-    problem = question_problem(question, language)
+    problem = questions.question_problem(question)
     if problem:
-        await message.reply_text(problem)
+        example = await example_for(context, language) if problem == "no_words" else None
+        await message.reply_html(question_problem(question, language, example) or "")
         return
     verdict = context.bot_data[BOT_DATA_RATE_LIMITER].check(chat.id)
     if verdict != "allow":
@@ -127,16 +140,13 @@ async def answer_question(
     live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
     thread_id = message.message_thread_id if message.is_topic_message else None
     async with typing_action(context, chat.id, thread_id):
-        answer = await asyncio.to_thread(
-            live.answer, question, context=follow_up_context, top=QUOTES_PER_QUESTION
-        )
+        answer = await asyncio.to_thread(answer_from_current, live, question, follow_up_context)
     conversation.remember(question, follow_up_context)
     if not answer.answered:
-        not_answered = NOT_ANSWERED.get(answer.language, NOT_ANSWERED["en"])
         await send_html(
             context,
             chat.id,
-            escape(not_answered),
+            escape(not_answered(answer.language, sources_hint=True)),
             reply_to=message.message_id,
             thread_id=thread_id,
         )
@@ -146,6 +156,13 @@ async def answer_question(
     await send_quotes(
         context, chat.id, asked, key, 0, reply_to=message.message_id, thread_id=thread_id
     )
+
+
+def answer_from_current(live: LiveIndex, question: str, context: str | None) -> Answer:
+    """Answer from the live generation, also when another process published it (a `newsbot
+    watch` that keeps the index in sync instead of this bot): one small file read."""
+    live.refresh()
+    return live.answer(question, context=context, top=QUOTES_PER_QUESTION)
 
 
 async def send_quotes(

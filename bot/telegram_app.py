@@ -9,17 +9,14 @@ go before the fallbacks at its end), and shared state lives in `application.bot_
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Callable
 
 from telegram import BotCommandScopeDefault, Update
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -46,6 +43,16 @@ from bot.telegram_commands import (
     on_unknown_button,
     on_unknown_command,
 )
+from bot.telegram_network import (
+    RetryingRateLimiter,
+    build_request,
+    certainly_not_delivered,
+    describe,
+    initialize_when_reachable,
+    is_network_trouble,
+    network_errors_in_one_line,
+    redacted_exits,
+)
 from bot.telegram_sources import SOURCES_DATA, on_sources, on_sources_button
 from bot.telegram_state import (
     BOT_DATA_ANSWERS,
@@ -56,49 +63,13 @@ from bot.telegram_state import (
     BOT_DATA_SETTINGS,
 )
 from bot.telegram_texts import COMMANDS, text, user_language
+from index.lock import ServiceLockedError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 
-NETWORK_RETRIES = 3
-
-
-class RetryingRateLimiter(AIORateLimiter):
-    """AIORateLimiter waits out `RetryAfter`; this also retries transient network failures.
-
-    Refused requests (`BadRequest`) are not retried, and neither are timeouts: a timed-out
-    request may have arrived, and a duplicated answer is worse than a logged error.
-    """
-
-    def __init__(self, *, max_retries: int = 3, network_retries: int = NETWORK_RETRIES) -> None:
-        super().__init__(max_retries=max_retries)
-        self.network_retries = network_retries
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        delay = 0.5
-        for attempt in range(self.network_retries + 1):
-            try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except (BadRequest, TimedOut):
-                raise
-            except NetworkError as error:
-                if attempt == self.network_retries:
-                    raise
-                log.warning("%s failed (%s); retrying in %.1f s", endpoint, error, delay)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
-
+READ_TIMEOUT_SECONDS = 5.0  # PTB's default: how long to wait for Telegram's answer
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a rejected token; restarting will not help
 
 # --- building the application --------------------------------------------------------------
 
@@ -112,17 +83,28 @@ def file_url_for(base_url: str) -> str | None:
 
 
 def build_application(
-    settings: Settings, live: LiveIndex, *, clock: Callable[[], float] = time.monotonic
+    settings: Settings,
+    live: LiveIndex,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    rate_limiter: RetryingRateLimiter | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> Application:
-    """The bot, ready to `initialize()`; `clock` drives follow-up expiry and rate limits."""
+    """The bot, ready to `initialize()`; `clock` drives follow-up expiry and rate limits.
+
+    Requests go through `DeliveryAwareRequest` and `RetryingRateLimiter`: a reply is resent
+    only when it certainly did not arrive (see `bot.telegram_network`).
+    """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
+        .request(build_request(read_timeout=read_timeout))
+        .get_updates_request(build_request(pool_size=1))
         .concurrent_updates(True)
-        .rate_limiter(RetryingRateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or RetryingRateLimiter(max_retries=3))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
@@ -189,8 +171,21 @@ def register_handlers(application: Application) -> None:
 
 async def post_init(application: Application) -> None:
     """Publish the command menu, then keep the index in sync with the articles folder."""
-    await set_bot_commands(application)
-    await start_watching(application)
+    try:
+        await set_bot_commands(application)
+    except TelegramError as error:  # the menu is a convenience: answering matters more
+        log.warning("could not publish the command menu (%s)", describe(error))
+    try:
+        await start_watching(application)
+    except ServiceLockedError as error:
+        # `newsbot watch` (or another bot) keeps the index in sync: answer from what it
+        # publishes (each question follows the live generation) instead of refusing to start.
+        log.warning("not watching the articles folder: %s; following its updates instead", error)
+    print(
+        f"newsbot telegram: connected as @{application.bot.username}; answering (Ctrl-C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 async def post_shutdown(application: Application) -> None:
@@ -208,8 +203,27 @@ async def set_bot_commands(application: Application) -> None:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure (the token never appears: see `TokenRedactor`) and tell the user."""
-    log.error("failed to handle an update", exc_info=context.error)
+    """Log the failure (the token never appears: see `redacted_exits`) and tell the user.
+
+    Network trouble is one line, no traceback, and no "sorry" message: a reply whose outcome
+    is unknown may have arrived, and while Telegram is unreachable a second message would not
+    get through either. PTB's polling retries on its own.
+    """
+    error = context.error
+    if error is not None and is_network_trouble(error):
+        if update is None:
+            log.warning("Telegram unreachable while polling for updates (%s)", describe(error))
+        elif certainly_not_delivered(error):
+            log.warning("a reply could not be sent, retries used up (%s)", describe(error))
+        else:
+            log.warning(
+                "a reply may not have arrived (%s); not sent again, it may have", describe(error)
+            )
+        return
+    if isinstance(error, Conflict):
+        log.error("another bot instance polls with this token (%s)", describe(error))
+        return
+    log.error("failed to handle an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     sorry = text("error", user_language(update))
@@ -222,46 +236,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not tell the user about the error either")
 
 
-class TokenRedactor(logging.Filter):
-    """Replaces the bot token in log records; PTB puts it in some messages (InvalidToken)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.token in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.token, "<token>")
-        return True
-
-
-@contextlib.contextmanager
-def token_kept_out_of_logs(token: str) -> Iterator[None]:
-    """httpx logs every request URL, token included, at INFO; other records are redacted."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    redactor = TokenRedactor(token)
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(redactor)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(redactor)
-
-
 # --- the command ---------------------------------------------------------------------------
 
 
 def run_telegram(settings: Settings) -> int:
-    """Sync the index once, then answer until interrupted. Exit 2 without a token."""
+    """Sync the index, wait for Telegram, then answer until interrupted.
+
+    Exit 2 without a token, 78 (EX_CONFIG) when Telegram rejects it: a service manager should
+    not restart either. Anything else is one line on stderr and exit 1. The token is redacted
+    from everything the process prints or logs while it runs.
+    """
     if settings.telegram_bot_token is None:
         print(
             "newsbot telegram: TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather and "
@@ -269,23 +253,47 @@ def run_telegram(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from index.embedders import load_embedder
-
     token = settings.telegram_bot_token.get_secret_value()
-    with token_kept_out_of_logs(token):
-        embedder = load_embedder(settings.embedding_model)
-        live = LiveIndex(
-            settings.articles_dir, settings.index_dir, embedder, candidates=settings.candidates
-        )
-        report = live.sync()
-        print(f"newsbot telegram: index {report.summary()}", file=sys.stderr, flush=True)
-        application = build_application(settings, live)
+    with network_errors_in_one_line(), redacted_exits(token):
         try:
-            application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=3)
+            return _serve(settings)
         except InvalidToken:
             print(
-                "newsbot telegram: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather.",
+                "newsbot telegram: Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is "
+                "not a Bot API endpoint); check the token with @BotFather.",
                 file=sys.stderr,
             )
+            return EXIT_CONFIG
+        except KeyboardInterrupt:
+            return 130
+        except Exception as error:
+            log.debug("newsbot telegram stopped", exc_info=error)
+            print(f"newsbot telegram: stopped: {describe(error)}", file=sys.stderr, flush=True)
             return 1
+
+
+def _serve(settings: Settings) -> int:
+    from index.embedders import load_embedder
+
+    embedder = load_embedder(settings.embedding_model)
+    live = LiveIndex(
+        settings.articles_dir, settings.index_dir, embedder, candidates=settings.candidates
+    )
+    report = live.sync()
+    print(f"newsbot telegram: index {report.summary()}", file=sys.stderr, flush=True)
+    application = build_application(settings, live)
+    # One event loop for the wait and for run_polling, which finds it with get_event_loop().
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(initialize_when_reachable(application, say=_say))
+    except BaseException:
+        loop.run_until_complete(application.shutdown())
+        loop.close()
+        raise
+    application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
     return 0
+
+
+def _say(line: str) -> None:
+    print(f"newsbot telegram: {line}", file=sys.stderr, flush=True)

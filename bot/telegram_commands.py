@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram_answers import answer_question, conversation_key, conversations
+from bot.telegram_answers import answer_question, conversation_key, conversations, example_for
 from bot.telegram_messages import is_addressed_to_bot, mentions_bot, question_in, replies_to_bot
 from bot.telegram_texts import text, user_language
 
@@ -16,7 +16,9 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     conversations(context).reset(conversation_key(update))
-    await message.reply_html(text("start", user_language(update)), do_quote=False)
+    language = user_language(update)
+    example = await example_for(context, language)
+    await message.reply_html(text("start", language, example=example), do_quote=False)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -30,7 +32,9 @@ async def on_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     question = question_in(message, context.bot.username)
     if not question:
-        await message.reply_text(text("ask_usage", user_language(update)))
+        language = user_language(update)
+        example = await example_for(context, language)
+        await message.reply_html(text("ask_usage", language, example=example))
         return
     await answer_question(update, context, question)
 
@@ -51,7 +55,9 @@ async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     question = question_in(message, bot.username)
     if not question:
-        await message.reply_text(text("no_words", user_language(update)))
+        language = user_language(update)
+        example = await example_for(context, language)
+        await message.reply_html(text("no_words", language, example=example))
         return
     await answer_question(update, context, question)
 

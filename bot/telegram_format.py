@@ -14,6 +14,7 @@ import re
 from html.parser import HTMLParser
 
 from retrieval.model import Answer, Quote
+from retrieval.render import citation, focus_span, section_was_shortened
 
 MAX_MESSAGE_CHARS = 4096
 ELLIPSIS = "…"
@@ -44,24 +45,48 @@ def format_answer_html(
 def quote_block(quote: Quote, rank: int, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     """One quote as `<blockquote>` plus an italic citation line, never longer than `limit`.
 
-    An over-long quote loses its tail rather than its citation: a quote without a source is
-    worth less than a shortened one.
+    The sentence that answers (`Quote.focus`) is bold. A shortened section heading is followed by
+    the full heading in an expandable quote. An over-long quote is cut around its answering
+    sentence rather than losing its citation: a quote without a source is worth less.
     """
     citation = truncate_text(citation_text(quote, rank), _MAX_CITATION_CHARS)
-    citation_html = f"<i>{html.escape(citation, quote=False)}</i>"
-    room = limit - utf16_len(citation) - utf16_len("\n")
-    text = truncate_text(quote.text, room)
-    return f"<blockquote>{html.escape(text, quote=False)}</blockquote>\n{citation_html}"
+    tail = f"\n<i>{html.escape(citation, quote=False)}</i>"
+    tail_length = utf16_len("\n" + citation)
+    if section_was_shortened(quote):
+        heading = truncate_text(" ".join((quote.section or "").split()), _MAX_CITATION_CHARS)
+        tail += f"\n<blockquote expandable>{html.escape(heading, quote=False)}</blockquote>"
+        tail_length += utf16_len("\n" + heading)
+    body = quote_html(quote, limit - tail_length)
+    return f"<blockquote>{body}</blockquote>{tail}"
+
+
+def quote_html(quote: Quote, room: int) -> str:
+    """The quote's text as HTML within `room` visible units, its focus sentence in `<b>`.
+
+    When the whole text doesn't fit, the cut keeps the focus: the head goes ("… ") if the focus
+    lies beyond the room, then the tail.
+    """
+    text, focus = quote.text, focus_span(quote)
+    if focus is not None and utf16_len(text) > room and utf16_len(text[: focus[1]]) > room:
+        lead = ELLIPSIS + " "  # start at the answering sentence, so it stays in view
+        text, focus = lead + text[focus[0] :], (len(lead), len(lead) + focus[1] - focus[0])
+    text = truncate_text(text, room)
+    if focus is None or focus[0] >= len(text):
+        return html.escape(text, quote=False)
+    end = min(focus[1], len(text))
+    before, bold, after = text[: focus[0]], text[focus[0] : end], text[end:]
+    if not bold.strip():
+        return html.escape(text, quote=False)
+    return (
+        html.escape(before, quote=False)
+        + f"<b>{html.escape(bold, quote=False)}</b>"
+        + html.escape(after, quote=False)
+    )
 
 
 def citation_text(quote: Quote, rank: int) -> str:
-    """`[n] article-file, date, ¶paragraph "section"` (plain text; missing parts are left out)."""
-    parts = [quote.article]
-    if quote.date:
-        parts.append(quote.date)
-    parts.append(f"¶{quote.paragraph}")
-    section = f' "{quote.section}"' if quote.section else ""
-    return f"[{rank}] {', '.join(parts)}{section}"
+    """`[n] title, date, ¶range, "section"`: the same citation as every other front end."""
+    return f"[{rank}] {citation(quote)}"
 
 
 def split_html_blocks(blocks: list[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:

@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.telegram_format import truncate_text
 from bot.telegram_state import BOT_DATA_LIVE
 from bot.telegram_texts import escape, text, user_language
+from index.store import ArticleRecord
 from retrieval.live import LiveIndex
 
 SOURCES_PER_PAGE = 10
@@ -51,12 +52,18 @@ async def on_sources_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         )
 
 
+def current_articles(live: LiveIndex) -> list[ArticleRecord]:
+    """The articles of the live generation, also when another process published it."""
+    live.refresh()
+    return live.articles()
+
+
 async def sources_page(
     context: ContextTypes.DEFAULT_TYPE, page: int, language: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of the article list; `page` is clamped, as articles may have gone since."""
     live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
-    articles = await asyncio.to_thread(live.articles)
+    articles = await asyncio.to_thread(current_articles, live)
     if not articles:
         return escape(text("sources_empty", language)), None
     pages = (len(articles) + SOURCES_PER_PAGE - 1) // SOURCES_PER_PAGE

@@ -10,12 +10,9 @@ from typing import Literal
 
 from telegram import BotCommand, Update
 
-Language = Literal["en", "de"]
+from bot.questions import example_question, follow_up_example
 
-EXAMPLE_QUESTION = {
-    "en": "Why is a US delegation travelling to Moscow?",
-    "de": "Warum reist eine US-Delegation nach Moskau?",
-}
+Language = Literal["en", "de"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "start": {
@@ -33,14 +30,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "<b>Asking</b>\nSend your question as a message. In groups, write "
         "<code>/ask your question</code>, mention me, or reply to one of my answers. I show "
         "the best 3 quotes; <i>More quotes</i> shows the next ones.\n\n<b>Follow-ups</b>\nA "
-        "short follow-up such as <i>And what did Zelensky say about it?</i> builds on your "
+        "short follow-up such as <i>{follow_up}</i> builds on your "
         "previous question. /start begins a new topic; after 10 minutes I start fresh anyway."
         "\n\n/ask – ask a question\n/sources – the articles I know\n/start – introduction and "
         "a new topic\n/help – this help",
         "de": "<b>Fragen</b>\nSchick deine Frage als Nachricht. In Gruppen: "
         "<code>/ask deine Frage</code>, mich erwähnen oder auf eine meiner Antworten antworten. "
         "Ich zeige die besten 3 Zitate; <i>Weitere Zitate</i> zeigt die nächsten.\n\n"
-        "<b>Nachfragen</b>\nEine kurze Nachfrage wie <i>Und was sagte Selenskyj dazu?</i> "
+        "<b>Nachfragen</b>\nEine kurze Nachfrage wie <i>{follow_up}</i> "
         "baut auf deiner vorigen Frage auf. /start beginnt ein neues Thema; nach 10 Minuten "
         "fange ich ohnehin neu an.\n\n/ask – eine Frage stellen\n/sources – die Artikel, die "
         "ich kenne\n/start – Einführung und neues Thema\n/help – diese Hilfe",
@@ -126,11 +123,17 @@ COMMANDS: dict[Language, list[BotCommand]] = {
 
 
 def text(key: str, language: str, **values: object) -> str:
-    """A UI text in `language` (English when there is no translation)."""
+    """A UI text in `language` (English when there is no translation).
+
+    `example` (a question) should come from the index (`bot.questions.example_question`); a
+    neutral one is used when the caller has none. Texts are HTML, so it is escaped here.
+    """
     variants = TEXTS[key]
     template = variants.get(language, variants["en"])
-    example = EXAMPLE_QUESTION.get(language, EXAMPLE_QUESTION["en"])
-    return template.format(example=example, **values)
+    example = values.pop("example", None) or example_question([], language)
+    return template.format(
+        example=escape(str(example)), follow_up=escape(follow_up_example(language)), **values
+    )
 
 
 def escape(plain: str) -> str:

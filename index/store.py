@@ -33,7 +33,7 @@ import numpy as np
 from index.files import fsync_dir
 from index.model import Chunk, Sentence
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: full-text table `chunk_terms` (BM25) beside the chunks
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "chunks.faiss"
@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS sentences (
     vector BLOB NOT NULL,
     PRIMARY KEY (chunk_id, position)
 );
+-- Full-text index of each chunk (rowid = chunk id) for the lexical signal: names, numbers and
+-- rare words that a small embedding model blurs. Diacritics are folded (Muenchen ~ München is
+-- not, but Zürich ~ Zurich is), case too; `chunk_vocab` gives document frequencies.
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(
+    text, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_terms, row);
 """
 
 
@@ -304,6 +311,29 @@ class IndexStore:
             for chunk, blobs in grouped.items()
         }
 
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if not terms or k <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self._query(
+            "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
+            "ORDER BY bm25(chunk_terms) LIMIT ?",
+            (match, int(k)),
+        )
+        return [(int(i), float(s)) for i, s in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each term (terms as the full-text tokenizer folds them)."""
+        terms = list(dict.fromkeys(terms))
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        rows = self._query(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", terms)
+        found = dict(rows)
+        return {t: int(found.get(t, 0)) for t in terms}
+
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
         return np.vstack([self._vectors.reconstruct(int(i)) for i in chunk_ids])
 
@@ -396,6 +426,7 @@ class GenerationWriter:
             marks = ",".join("?" * len(ids))
             self._db.execute(f"DELETE FROM sentences WHERE chunk_id IN ({marks})", ids)
             self._db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", ids)
+            self._db.execute(f"DELETE FROM chunk_terms WHERE rowid IN ({marks})", ids)
         self._db.execute("DELETE FROM articles WHERE path = ?", (path,))
         self._articles.pop(path, None)
         return len(ids)
@@ -422,6 +453,10 @@ class GenerationWriter:
             self._db.execute(
                 "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (chunk.id, path, position, chunk.title, chunk.date, chunk.section, chunk.paragraph),
+            )
+            self._db.execute(
+                "INSERT INTO chunk_terms(rowid, text) VALUES (?, ?)",
+                (chunk.id, " ".join(filter(None, [chunk.title, chunk.section, chunk.text]))),
             )
             self._db.executemany(
                 "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",

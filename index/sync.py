@@ -14,9 +14,7 @@ from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
 from index.files import ArticleFile, SkippedFile, read_article, relative_name, scan
-from index.lexicon import german_lexicon
 from index.lock import WriterLock
-from index.roles import resolve_roles
 from index.store import (
     GenerationWriter,
     IndexMissingError,
@@ -28,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Bump when cleaning or chunking changes what an article becomes: the next sync then
 # re-indexes every article instead of trusting content hashes made by the old rules.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 # (articles done, articles to embed, current article path)
 ProgressCallback = Callable[[int, int, str], None]
@@ -172,9 +170,7 @@ def _open_base(index_dir: Path, embedder: Embedder) -> IndexStore | None:
 def _prepare(article: ArticleFile, embedder: Embedder) -> _Prepared:
     parsed = parse_article(article.text, article.path)
     chunks = chunk_article(parsed, embedder.count_tokens, embedder.max_tokens)
-    # What the model sees names the person behind "der ukrainische Staatschef"; quotes and the
-    # stored text stay the article's own words.
-    sentence_texts = resolve_roles([s.text for c in chunks for s in c.sentences], german_lexicon())
+    sentence_texts = [s.text for c in chunks for s in c.sentences]
     per_chunk, offset = [], 0
     for chunk in chunks:
         per_chunk.append(sentence_texts[offset : offset + len(chunk.sentences)])

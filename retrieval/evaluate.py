@@ -17,9 +17,11 @@ from typing import Protocol
 
 import numpy as np
 
+from index.embedders import Embedder
+from index.store import IndexStore
 from index.verbatim import canonical
 from retrieval.language import detect_language
-from retrieval.model import Answer
+from retrieval.model import Answer, Quote
 
 LANGUAGES = ("en", "de", "all")
 TOP = 5  # quotes asked per question, as `newsbot ask` does by default
@@ -85,13 +87,27 @@ class _Outcome:
     timing: dict[str, float] = field(default_factory=dict)
 
 
-def evaluate(answerer: Answers, questions: Iterable[Question], *, top: int = TOP) -> dict:
+def evaluate(
+    answerer: Answers, questions: Iterable[Question], *, top: int = TOP, batch: bool = False
+) -> dict:
+    """Answer every question and score it. `batch` embeds all questions in one go first (fast
+    on thousands of questions; latency then excludes the embedding)."""
     warm_up = getattr(answerer, "warm_up", None)
     if callable(warm_up):
         warm_up()  # one-time start-up work is not a per-question latency
+    questions = list(questions)
+    embed = getattr(answerer, "embed", None)
+    vectors: Sequence[object] = [None] * len(questions)
+    if batch and callable(embed):
+        vectors = list(embed([q.question for q in questions]))
     outcomes = []
-    for question in questions:
-        answer = answerer.answer(question.question, context=question.context, top=top)
+    for question, vector in zip(questions, vectors, strict=True):
+        if vector is None:
+            answer = answerer.answer(question.question, context=question.context, top=top)
+        else:
+            answer = answerer.answer(  # type: ignore[call-arg]
+                question.question, context=question.context, top=top, vector=vector
+            )
         rank = hit_rank(answer, question.gold) if question.answerable else None
         outcomes.append(_Outcome(question, answer, rank, dict(answer.timing_ms)))
     return {
@@ -102,6 +118,47 @@ def evaluate(answerer: Answers, questions: Iterable[Question], *, top: int = TOP
         },
         "questions": [_item(o) for o in outcomes],
     }
+
+
+class DenseBaseline:
+    """The plain baseline every table shows: one paragraph = one passage, nearest cosine,
+    never abstains."""
+
+    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def embed(self, questions: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_queries(list(questions))
+
+    def answer(
+        self,
+        question: str,
+        *,
+        context: str | None = None,
+        top: int = TOP,
+        vector: np.ndarray | None = None,
+    ) -> Answer:
+        if vector is None:
+            vector = self.embedder.embed_queries([question])[0]
+        hits = self.store.search(vector, top)
+        chunks = self.store.chunks([i for i, _ in hits])
+        scores = dict(hits)
+        quotes = tuple(
+            Quote(
+                c.text,
+                c.article,
+                c.title,
+                c.date,
+                c.section,
+                c.paragraph,
+                c.start,
+                c.end,
+                scores[c.id],
+            )
+            for c in chunks
+        )
+        return Answer(question, bool(quotes), quotes, detect_language(question))
 
 
 def evaluate_file(answerer: Answers, path: Path) -> dict:
@@ -119,6 +176,8 @@ def _metrics(outcomes: list[_Outcome]) -> dict:
     def share(values: list[bool]) -> float | None:
         return round(sum(values) / len(values), 4) if values else None
 
+    shown = [(o, q) for o in answerable for q in o.answer.quotes]
+    gold_docs = {id(o): {g.doc for g in o.question.gold} for o in answerable}
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -128,6 +187,12 @@ def _metrics(outcomes: list[_Outcome]) -> dict:
         "mrr": round(sum(1 / r for r in ranks if r) / len(ranks), 4) if ranks else None,
         "abstained_unanswerable": share([not o.answer.answered for o in unanswerable]),
         "abstained_answerable": share([not o.answer.answered for o in answerable]),
+        # of the quotes shown for answerable questions, the share from a gold article
+        "quote_precision": share([q.article in gold_docs[id(o)] for o, q in shown]),
+        "quote_chars": round(float(np.mean([len(q.text) for _, q in shown])), 1) if shown else None,
+        "quotes_per_answer": round(
+            len(shown) / max(1, sum(o.answer.answered for o in answerable)), 2
+        ),
         "latency_ms": {
             "p50": _percentile(totals, 50),
             "p95": _percentile(totals, 95),

@@ -4,15 +4,57 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from index.embedders import Embedder
-from index.store import ArticleRecord, IndexMissingError, IndexStore
+from index.store import (
+    ArticleRecord,
+    IndexError_,
+    IndexMissingError,
+    IndexStore,
+    current_generation_dir,
+)
 from index.sync import SyncReport, sync_index
 from retrieval.answerer import Answerer
 from retrieval.model import Answer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChange:
+    """What a newer generation changed, by article path, for a front end to mention."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @classmethod
+    def between(cls, before: list[ArticleRecord], after: list[ArticleRecord]) -> IndexChange:
+        old = {a.path: a.content_hash for a in before}
+        new = {a.path: a.content_hash for a in after}
+        return cls(
+            added=tuple(sorted(new.keys() - old.keys())),
+            updated=tuple(sorted(p for p in new.keys() & old.keys() if new[p] != old[p])),
+            removed=tuple(sorted(old.keys() - new.keys())),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        """`3 new articles, 1 updated, 1 removed` (English; the CLI's language)."""
+        parts = []
+        if self.added:
+            parts.append(f"{len(self.added)} new article{'s' if len(self.added) != 1 else ''}")
+        if self.updated:
+            noun = "" if parts else (" articles" if len(self.updated) != 1 else " article")
+            parts.append(f"{len(self.updated)}{noun} updated")
+        if self.removed:
+            noun = "" if parts else (" articles" if len(self.removed) != 1 else " article")
+            parts.append(f"{len(self.removed)}{noun} removed")
+        return ", ".join(parts) or "the index was rebuilt"
 
 
 class LiveIndex:
@@ -32,10 +74,12 @@ class LiveIndex:
         self.candidates = candidates
         self._answerer: Answerer | None = None
         self._sync_lock = threading.Lock()  # syncs of this process run one at a time
+        self._swap_lock = threading.Lock()  # a refresh and a sync never swap at once
 
     def load(self) -> None:
         """Open the live generation (raises `IndexError_` with a recovery hint)."""
-        self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
+        with self._swap_lock:
+            self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
 
     @property
     def answerer(self) -> Answerer:
@@ -60,6 +104,38 @@ class LiveIndex:
     def articles(self) -> list[ArticleRecord]:
         return self.answerer.store.articles()
 
+    def refresh(self) -> IndexChange | None:
+        """Follow the live generation when another process published a new one.
+
+        `newsbot watch`, `newsbot index` or a bot's upload may change the index while this
+        process answers; the `CURRENT` pointer says which generation is live, so one small
+        file read per question keeps a front end current. Returns what changed, or None when
+        nothing did. A damaged or missing index keeps the snapshot we have (and is logged).
+        """
+        answerer = self._answerer
+        if answerer is None:
+            _ = self.answerer  # opens (or builds) the index: there is nothing to compare with
+            return None
+        try:
+            live_dir = current_generation_dir(self.index_dir)
+        except IndexError_ as exc:
+            log.warning("keeping the current snapshot: %s", exc)
+            return None
+        if live_dir == answerer.store.generation_dir:
+            return None
+        with self._swap_lock:
+            current = self._answerer
+            if current is not None and current is not answerer:
+                return None  # a sync of ours swapped meanwhile; the next call compares again
+            before = answerer.store.articles()
+            try:
+                store = IndexStore.open(self.index_dir, self.embedder.model_id)
+            except IndexError_ as exc:
+                log.warning("keeping the current snapshot: %s", exc)
+                return None
+            self._swap(store)
+        return IndexChange.between(before, store.articles())
+
     def sync(self, *, rebuild: bool = False, lock_wait_seconds: float = 30.0) -> SyncReport:
         """Blocking: run it in a worker thread from async code (`asyncio.to_thread`)."""
         with self._sync_lock:
@@ -71,7 +147,8 @@ class LiveIndex:
                 lock_wait_seconds=lock_wait_seconds,
             )
             if self._answerer is None or report.generation != self.generation:
-                self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
+                with self._swap_lock:
+                    self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
             log.info("sync: %s", report.summary())
             return report
 

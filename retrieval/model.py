@@ -18,6 +18,13 @@ class Quote:
     start: int
     end: int
     score: float
+    # Filled by retrieval where it knows them; None keeps the old meaning.
+    paragraph_end: int | None = None  # last paragraph the quote spans (None: only `paragraph`)
+    focus: tuple[int, int] | None = None  # offsets into `text` of the sentence that answers
+
+    @property
+    def last_paragraph(self) -> int:
+        return max(self.paragraph, self.paragraph_end or self.paragraph)
 
     def to_json(self) -> dict:
         return {
@@ -30,6 +37,8 @@ class Quote:
             "start": self.start,
             "end": self.end,
             "score": round(float(self.score), 4),
+            "paragraph_end": self.last_paragraph,
+            "focus": list(self.focus) if self.focus else None,
         }
 
 

@@ -1,7 +1,10 @@
-"""Plain-text rendering, shared by `newsbot ask` (and its JSON `text`) and the chat.
+"""Citations and plain-text answers, shared by every front end so they number alike.
 
 Each quote is printed in German quotation marks with one compact citation line:
-`[1] „…“ — 001_d3691be0234ce99a.txt, 2025-03, ¶7 "Moskaus Zurückhaltung…"`.
+`[1] „…“ — Moskau lässt Washington warten, 2025-03, ¶5–7, "Moskaus Zurückhaltung gegenüber…"`.
+The article is named by its title where it has one (the file name only as a fallback), a quote
+spanning paragraphs cites their range, and a long section heading is cut on a word boundary
+(the full heading stays in `Quote.section`, `ask --json` and the Telegram answer).
 """
 
 from __future__ import annotations
@@ -9,38 +12,87 @@ from __future__ import annotations
 from retrieval.model import Answer, Quote
 
 NOT_ANSWERED = {
-    "en": "The articles don't answer this question. Use /sources to see which articles I have.",
-    "de": "Die Artikel beantworten diese Frage nicht. Mit /sources siehst du, welche Artikel "
-    "ich habe.",
+    "en": "The articles don't answer this question.",
+    "de": "Die Artikel beantworten diese Frage nicht.",
 }
-# Section headings can be long; the citation shows their start.
-SECTION_CHARS = 30
+# Where the front end has a list of its articles, it says how to see it.
+SOURCES_HINT = {
+    "en": "Use /sources to see which articles I have.",
+    "de": "Mit /sources siehst du, welche Artikel ich habe.",
+}
+# A citation is one line: headings and titles longer than these are cut on a word boundary.
+SECTION_CHARS = 60
+TITLE_CHARS = 60
+
+
+def not_answered(language: str, *, sources_hint: bool = False) -> str:
+    """The abstention text in the question's language; `sources_hint` where /sources exists."""
+    text = NOT_ANSWERED.get(language, NOT_ANSWERED["en"])
+    if sources_hint:
+        text += " " + SOURCES_HINT.get(language, SOURCES_HINT["en"])
+    return text
 
 
 def shorten(text: str, limit: int = SECTION_CHARS) -> str:
     """Cut at a word boundary and mark the cut with …"""
+    text = " ".join(text.split())
     if len(text) <= limit:
         return text
     cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
     return cut.rstrip(" ,;:-–") + "…"
 
 
+def source_name(quote: Quote) -> str:
+    """The article as a reader knows it: its title, or the file name when it has none."""
+    title = " ".join((quote.title or "").split())
+    return shorten(title, TITLE_CHARS) if title else quote.article
+
+
+def paragraphs(quote: Quote) -> str:
+    """`¶7`, or `¶5–7` for a quote that spans paragraphs."""
+    last = quote.last_paragraph
+    return f"¶{quote.paragraph}" if last == quote.paragraph else f"¶{quote.paragraph}–{last}"
+
+
+def section_was_shortened(quote: Quote) -> bool:
+    return bool(quote.section) and shorten(quote.section or "") != " ".join(
+        (quote.section or "").split()
+    )
+
+
 def citation(quote: Quote) -> str:
-    parts = [quote.article]
+    """`title, date, ¶range, "section"` (missing parts are left out)."""
+    parts = [source_name(quote)]
     if quote.date:
         parts.append(quote.date)
-    parts.append(f"¶{quote.paragraph}")
-    line = ", ".join(parts)
+    parts.append(paragraphs(quote))
     if quote.section:
-        line += f' "{shorten(quote.section)}"'
-    return line
+        parts.append(f'"{shorten(quote.section)}"')
+    return ", ".join(parts)
+
+
+def focus_span(quote: Quote) -> tuple[int, int] | None:
+    """The answering sentence's offsets in `quote.text`, if set, inside the text and not all of
+    it (bold on the whole quote would say nothing)."""
+    if quote.focus is None:
+        return None
+    start, end = quote.focus
+    start, end = max(0, start), min(len(quote.text), end)
+    if start >= end or (start == 0 and end == len(quote.text)):
+        return None
+    return start, end
 
 
 def render_quote(rank: int, quote: Quote) -> str:
     return f"[{rank}] „{quote.text}“ — {citation(quote)}"
 
 
+def render_quotes(quotes: tuple[Quote, ...] | list[Quote], *, first_rank: int = 1) -> str:
+    return "\n".join(render_quote(rank, q) for rank, q in enumerate(quotes, start=first_rank))
+
+
 def render_plain(answer: Answer) -> str:
+    """What `newsbot ask` prints (and its JSON `text`): the CLI has no /sources, so no hint."""
     if not answer.answered:
-        return NOT_ANSWERED.get(answer.language, NOT_ANSWERED["en"])
-    return "\n".join(render_quote(rank, q) for rank, q in enumerate(answer.quotes, start=1))
+        return not_answered(answer.language)
+    return render_quotes(answer.quotes)

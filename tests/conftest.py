@@ -136,3 +136,12 @@ def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
     index = tmp_path_factory.mktemp("real") / "index"
     sync_index(SAMPLE_ARTICLES, index, real_embedder)
     return index
+
+
+@pytest.fixture(scope="session")
+def real_answerer(real_index: Path, real_embedder):
+    """The real model's answerer over the sample articles, built once per test session."""
+    from index.store import IndexStore
+    from retrieval.answerer import Answerer
+
+    return Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)

@@ -419,6 +419,7 @@ class _Fault:
     error_code: int | str
     retry_after: int
     description: str | None
+    echo_path: bool = False
 
 
 @dataclass(slots=True)
@@ -461,9 +462,11 @@ class FakeTelegram:
         bot_username: str = "newsbot_test_bot",
         bot_name: str = "NewsBot",
         max_poll_seconds: float = 1.0,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.max_poll_seconds = max_poll_seconds
+        self._requested_port = port
         bot_id = int(token.split(":")[0]) if token.split(":")[0].isdigit() else 1
         self.bot_user: dict[str, Any] = {
             "id": bot_id,
@@ -522,7 +525,9 @@ class FakeTelegram:
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> FakeTelegram:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._stopping = False
+        self._server = _Server(("127.0.0.1", self._requested_port), _Handler)
+        self._requested_port = self._server.server_address[1]  # resume() comes back here
         self._server.fake = self
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -552,6 +557,14 @@ class FakeTelegram:
         if self._thread:
             self._thread.join(timeout=5)
         self._server = None
+
+    def pause(self) -> None:
+        """Go off the network, keeping all state: connections are refused until `resume`."""
+        self.stop()
+
+    def resume(self) -> None:
+        """Listen again on the same port, as a server back from an outage."""
+        self.start()
 
     def __enter__(self) -> FakeTelegram:
         return self.start()
@@ -652,15 +665,24 @@ class FakeTelegram:
         error_code: int | str = 429,
         retry_after: int = 1,
         description: str | None = None,
+        *,
+        echo_path: bool = False,
     ) -> None:
         """Answer the next `n` calls of `method` with an error instead of handling them.
 
         error_code 429: "Too Many Requests" with parameters.retry_after (PTB: RetryAfter);
         502: an nginx "Bad Gateway" HTML page (PTB: NetworkError); "close": drop the connection
-        without answering (PTB: NetworkError); any other code: a JSON error with `description`.
+        without answering, the request not carried out (PTB: NetworkError); any other code: a
+        JSON error with `description`. `echo_path`: the error names the request path, token
+        included, as some proxies and gateways do.
+
+        Faults after which the request *was* carried out, so its outcome is unknown to the
+        client: "close_after" handles the request, then drops the connection unanswered;
+        "hold" handles it, then keeps the answer back until the client gives up (a read
+        timeout) or 30 s pass.
         """
         with self._cond:
-            fault = _Fault(error_code, retry_after, description)
+            fault = _Fault(error_code, retry_after, description, echo_path)
             self._faults[method.lower()].extend([fault] * n)
 
     # --- pushing updates -------------------------------------------------------------------
@@ -930,8 +952,8 @@ class FakeTelegram:
             fault = self._pop_fault(method)
         if token != self.token:
             return self._error(method, params, ApiError("Unauthorized", 401))
-        if fault:
-            return self._faulty(method, params, fault)
+        if fault and fault.error_code not in ("close_after", "hold"):
+            return self._faulty(method, params, fault, path)
         handler = self._methods.get(method.lower())
         if handler is None:
             with self._cond:
@@ -943,20 +965,35 @@ class FakeTelegram:
             return self._error(method, params, error)
         except _ClientGone:
             return None
+        if fault:  # carried out; the answer is lost on the way back
+            self._record_error(method, params, 0, f"{fault.error_code}: answer not delivered")
+            if fault.error_code == "hold":
+                self._hold_until_client_gone(timeout=30)
+            return None
         return _json_response(200, {"ok": True, "result": result})
+
+    def _hold_until_client_gone(self, timeout: float) -> None:
+        connection = getattr(self._local, "connection", None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not _client_gone(connection) and not self._stopping:
+            time.sleep(0.02)
 
     def _pop_fault(self, method: str) -> _Fault | None:
         faults = self._faults.get(method.lower())
         return faults.popleft() if faults else None
 
-    def _faulty(self, method: str, params: Params, fault: _Fault) -> _Response | None:
+    def _faulty(self, method: str, params: Params, fault: _Fault, path: str) -> _Response | None:
         if fault.error_code == "close":
             self._record_error(method, params, 0, "connection closed")
             return None
+        where = f" for POST {path}" if fault.echo_path else ""
         if fault.error_code == 502:
             self._record_error(method, params, 502, "Bad Gateway")
-            page = b"<html><head><title>502 Bad Gateway</title></head></html>\r\n"
-            return _Response(502, page, "text/html")
+            page = f"<html><head><title>502 Bad Gateway{where}</title></head></html>\r\n"
+            return _Response(502, page.encode(), "text/html")
+        if fault.echo_path:
+            description = f"{fault.description or 'Bad Request: gateway refused'}{where}"
+            return self._error(method, params, ApiError(description, int(fault.error_code)))
         if fault.error_code == 429:
             description = fault.description or f"Too Many Requests: retry after {fault.retry_after}"
             parameters = {"retry_after": fault.retry_after}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from index.store import IndexStore
@@ -38,16 +36,12 @@ def test_answer_api_timing_and_top(fake_store: IndexStore) -> None:
 def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store: IndexStore) -> None:
     embedder = FakeEmbedder()
     answerer = Answerer(fake_store, embedder)
-    answerer.warm_up()  # the reference questions are embedded once, not per question
     queries, passages = embedder.queries_embedded, embedder.passages_embedded
     answerer.answer(KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 1
     answerer.answer("Und Dnipro?", context=KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 3
     assert embedder.passages_embedded == passages  # sentences are never embedded at query time
-    # A new Answerer for the same embedder (an index swap) does not embed them again.
-    Answerer(fake_store, embedder).warm_up()
-    assert embedder.queries_embedded - queries == 3
 
 
 def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store: IndexStore) -> None:
@@ -63,11 +57,9 @@ def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store: Index
 # --- with the real model ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def answerer(real_index: Path, real_embedder) -> Answerer:
-    answerer = Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)
-    answerer.warm_up()
-    return answerer
+@pytest.fixture
+def answerer(real_answerer: Answerer) -> Answerer:
+    return real_answerer
 
 
 def gold_rank(quotes, article: str, text: str) -> int | None:
@@ -75,18 +67,6 @@ def gold_rank(quotes, article: str, text: str) -> int | None:
         if quote.article == article and canonical(text) in canonical(quote.text):
             return rank
     return None
-
-
-@pytest.mark.slow
-def test_answers_gather_quotes_from_several_articles(answerer: Answerer) -> None:
-    # The 001 conditions quote scores within .002 of three others: 5th or 6th is noise.
-    answer = answerer.answer("What conditions did Putin set?", top=8)
-    articles = [q.article for q in answer.quotes]
-    assert PUTIN_001 in articles and PUTIN_004 in articles
-    [conditions] = [q for q in answer.quotes if "Verbot jeglicher militärischer" in q.text]
-    # "Dabei deutete er Bedingungen an …" comes with the sentence that says who "er" is.
-    assert conditions.text.startswith("Am Donnerstag erklärte Putin")
-    assert conditions.paragraph == 6 and conditions.section.startswith("Moskaus Zurückhaltung")
 
 
 @pytest.mark.slow
@@ -125,36 +105,6 @@ def test_a_follow_up_without_language_cues_answers_in_the_conversations_language
     assert answerer.answer("Kellogg?", context="Wer ist der Sondergesandte?").language == "de"
     assert answerer.answer("Kellogg?", context="Who is the envoy?").language == "en"
     assert answerer.answer("Kellogg?").language == "en"
-
-
-def test_a_paragraph_is_raised_towards_its_neighbour_in_the_same_section(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    (articles / "a.txt").write_text(
-        "Gespräche in Riad\n\n"
-        "Kellogg Witkoff Rubio trafen sich in Riad zu Gesprächen.\n\n"
-        "Der Gesandte sprach danach mit Journalisten über Wetter.\n\n"
-        "Anderes Thema\n\n"
-        "Pinguine leben in der Antarktis und fressen Fisch.\n",
-        encoding="utf-8",
-    )
-    embedder = FakeEmbedder()
-    sync_index(articles, tmp_path / "index", embedder)
-    store = IndexStore.open(tmp_path / "index")
-    first, second, other = store.chunks(store.article_chunk_ids("a.txt"))
-    query = embedder.embed_queries(["Kellogg Witkoff Rubio Riad"])[0]
-    raw = {c.id: float(store.chunk_vectors([c.id])[0] @ query) for c in (first, second, other)}
-
-    smoothed = dict(
-        (chunk.id, score)
-        for chunk, score in Answerer(store, embedder)._smooth(
-            [(c, raw[c.id]) for c in (first, second, other)], query
-        )
-    )
-
-    assert smoothed[first.id] == pytest.approx(raw[first.id])  # the best keeps its score
-    assert raw[second.id] < smoothed[second.id] < raw[first.id]  # pulled halfway up
-    assert smoothed[other.id] == pytest.approx(raw[other.id])  # another section: untouched
 
 
 @pytest.mark.slow

@@ -25,6 +25,9 @@ QUOTE_TYPES = {
     "start": int,
     "end": int,
     "score": (float, int),
+    # Added compatibly (issue 11): the last paragraph a quote spans, and the answering sentence.
+    "paragraph_end": int,
+    "focus": (list, type(None)),
 }
 
 
@@ -66,6 +69,10 @@ def check_schema(payload: dict) -> None:
         for key, kind in QUOTE_TYPES.items():
             assert isinstance(quote[key], kind), (key, quote[key])
         assert quote["paragraph"] >= 1 and 0 <= quote["start"] < quote["end"]
+        assert quote["paragraph_end"] >= quote["paragraph"]
+        if quote["focus"] is not None:
+            start, end = quote["focus"]
+            assert 0 <= start < end <= len(quote["text"])
         raw = (SAMPLE_ARTICLES / quote["article"]).read_text(encoding="utf-8")
         assert canonical(raw[quote["start"] : quote["end"]]) == canonical(quote["text"])
     timing = payload["timing_ms"]

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from index.store import ArticleRecord
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
-from retrieval.render import NOT_ANSWERED
+from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES, FakeEmbedder
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,7 +119,7 @@ def test_chat_answers_with_a_quote_from_the_right_article(live: LiveIndex) -> No
     first_line = out.splitlines()[0]
     assert first_line.startswith("[1] „")
     assert "Krywyj Rih" in first_line
-    assert f"— {KRYWYJ_ARTICLE}, ¶" in first_line
+    assert f"— {article_title(live, KRYWYJ_ARTICLE)}, ¶" in first_line
     assert err == ""
 
 
@@ -128,7 +128,7 @@ def test_chat_shows_three_quotes_at_a_time() -> None:
     assert code == 0
     blocks = out.split("\n\n")
     assert [line[:3] for line in blocks[0].splitlines()] == ["[1]", "[2]", "[3]"]
-    assert blocks[0].splitlines()[0] == "[1] „Zitat 1.“ — a.txt, 2025-03, ¶1"
+    assert blocks[0].splitlines()[0] == "[1] „Zitat 1.“ — A, 2025-03, ¶1"
     assert blocks[1] == "/more shows 7 more quotes."
     assert blocks[2].startswith("[4] „Zitat 4.“")
     assert "[10] „Zitat 10.“" in out
@@ -167,7 +167,9 @@ def test_chat_follow_ups_use_the_previous_question(live: LiveIndex) -> None:
 def test_chat_says_plainly_when_the_articles_do_not_answer() -> None:
     code, out, _ = chat(Unanswering(), "Wie wird das Wetter morgen?")
     assert code == 0
-    assert out.strip() == NOT_ANSWERED["de"]
+    # The chat has /sources, so it points there (`newsbot ask` does not).
+    assert out.strip() == not_answered("de", sources_hint=True)
+    assert out.strip().startswith(NOT_ANSWERED["de"]) and "/sources" in out
 
 
 def test_chat_builds_the_index_on_first_use(articles_dir: Path, index_dir: Path) -> None:
@@ -175,10 +177,55 @@ def test_chat_builds_the_index_on_first_use(articles_dir: Path, index_dir: Path)
     code, out, err = chat(fresh, KRYWYJ_SENTENCE)
     assert code == 0
     assert "no index yet" in err and "added 5" in err
-    assert f"— {KRYWYJ_ARTICLE}, ¶" in out
+    assert f"— {article_title(fresh, KRYWYJ_ARTICLE)}, ¶" in out
     # The second start opens the index it built.
     _, _, err = chat(LiveIndex(articles_dir, index_dir, FakeEmbedder()), "/quit")
     assert err == ""
+
+
+def test_chat_follows_articles_another_process_indexes(articles_dir: Path, index_dir: Path) -> None:
+    """Between two questions `newsbot watch` (here: a second LiveIndex) adds an article."""
+    fact = "Im Hafen von Kiel legte ein Frachter voller Pinguine an."
+    chat_live = LiveIndex(articles_dir, index_dir, FakeEmbedder())
+    chat_live.sync()
+
+    def add_article() -> None:
+        (articles_dir / "kiel.txt").write_text(f"Pinguine in Kiel\n\n{fact}\n")
+        LiveIndex(articles_dir, index_dir, FakeEmbedder()).sync()
+
+    stdin = ScriptedInput([fact + "\n", add_article, fact + "\n", "/sources\n"])
+    stdout, stderr = io.StringIO(), io.StringIO()
+    run_chat(settings_for(chat_live), live=chat_live, stdin=stdin, stdout=stdout, stderr=stderr)
+    before, after = stdout.getvalue().split("Index updated: 1 new article.\n\n")
+    assert "Pinguine" not in before
+    assert after.startswith(f"[1] „{fact}“ — Pinguine in Kiel, ¶1")
+    assert "6 articles:" in after and after.count("Index updated") == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "reply"),
+    [
+        ("Warum " * 150, "That question is too long (899 characters). Please keep it under 500"),
+        ("?!", "Please write your question in words, for example: What do the articles say"),
+    ],
+)
+def test_chat_applies_the_bots_question_rules(live: LiveIndex, line: str, reply: str) -> None:
+    recording = RecordingLive(live)
+    _, out, _ = chat(recording, line)
+    assert out.startswith(reply)
+    assert recording.calls == []  # not searched
+
+
+def test_rich_output_shows_the_answering_sentence_in_bold() -> None:
+    from bot.chat import styled_quote
+
+    text = "Erst kam der Anruf. Dann sagte er Nein. Danach Stille."
+    start = text.index("Dann")
+    quote = Quote(text, "a.txt", None, None, None, 3, 0, 9, 0.5, focus=(start, start + 19))
+    styled = styled_quote(quote)
+    assert styled.plain == f"„{text}“"
+    [bold] = [span for span in styled.spans if "bold" in str(span.style)]
+    assert styled.plain[bold.start : bold.end] == "Dann sagte er Nein."
 
 
 def test_ctrl_c_ends_the_chat_cleanly(live: LiveIndex) -> None:
@@ -259,8 +306,9 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
         terminal_output.expect(b"/help lists the commands")
         terminal_output.expect(PROMPT.strip().encode())
         os.write(controller, KRYWYJ_SENTENCE.encode() + b"\r")
-        answer = terminal_output.expect(KRYWYJ_ARTICLE.encode())
-        assert b"[1] " in answer
+        answer = terminal_output.expect(b"/more shows")
+        assert b"[1] " in answer and b"Krywyj Rih" in answer
+        assert b"\xc2\xb6" in answer  # the citation's paragraph sign
         assert b"\x1b[" in answer  # styled by rich
         terminal_output.expect(PROMPT.strip().encode())
         os.write(controller, b"\x04")  # Ctrl-D
@@ -275,6 +323,13 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def article_title(live: LiveIndex, path: str) -> str:
+    """The title as a citation shows it."""
+    [title] = [a.title for a in live.articles() if a.path == path]
+    assert title
+    return shorten(title, 60)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -308,6 +363,20 @@ class PtyReader:
         return seen + wanted
 
 
+class ScriptedInput(io.StringIO):
+    """Lines for the chat; a callable in the script runs (e.g. another process's sync) before
+    the next line is read."""
+
+    def __init__(self, script: list) -> None:
+        super().__init__()
+        self.script = list(script)
+
+    def readline(self, *args: object) -> str:
+        while self.script and callable(self.script[0]):
+            self.script.pop(0)()
+        return self.script.pop(0) if self.script else ""
+
+
 class RecordingLive:
     def __init__(self, live: LiveIndex) -> None:
         self.live = live
@@ -317,6 +386,9 @@ class RecordingLive:
 
     def load(self) -> None:
         self.live.load()
+
+    def refresh(self) -> None:
+        return self.live.refresh()
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         self.calls.append((question, context))
@@ -329,6 +401,9 @@ class RecordingLive:
 class TenQuotes:
     def load(self) -> None:
         pass
+
+    def refresh(self) -> None:
+        return None
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         quotes = tuple(
@@ -343,6 +418,9 @@ class TenQuotes:
 class Unanswering:
     def load(self) -> None:
         pass
+
+    def refresh(self) -> None:
+        return None
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         return Answer(question, False, (), "de")

@@ -66,3 +66,35 @@ def test_index_with_a_missing_articles_folder_changes_nothing(run, articles_dir:
     articles_dir.with_name("moved").rename(articles_dir)
     assert run("index") == 0
     assert "unchanged 5" in capsys.readouterr().err
+
+
+def test_ask_applies_the_over_long_rule_of_every_front_end(run, capsys):
+    assert run("index") == 0
+    capsys.readouterr()
+    assert run("ask", "Warum " * 100) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("That question is too long (600 characters). Please keep it under 500")
+    assert "/sources" not in out
+
+
+def test_each_skipped_file_is_reported_once(articles_dir: Path, index_dir: Path, tmp_path: Path):
+    """index.sync logs the skip and the command prints the report: only one may reach stderr."""
+    import subprocess
+    import sys
+
+    from tests.test_chat import clean_env
+    from tests.test_follow_index import NEWSBOT
+
+    (articles_dir / "broken.txt").write_bytes(b"\xff\xfe garbage \x00")
+    dirs = ["--articles", str(articles_dir), "--index", str(index_dir)]
+    result = subprocess.run(
+        [sys.executable, "-c", NEWSBOT, "index", *dirs],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("broken.txt") == 1
+    assert "skipped 1" in result.stderr

@@ -126,3 +126,26 @@ def test_old_generations_are_pruned_but_an_open_reader_keeps_working(
     assert not reader.generation_dir.exists()
     assert reader.chunks(ids)[0].article == SAMPLE  # still served from its open snapshot
     assert os.path.exists(index_dir / CURRENT_FILE)
+
+
+def test_lexical_search_finds_words_and_follows_removal(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    (articles_dir / "zebra.txt").write_text(
+        "Zebras im Zoo\n\nDer Zoo in Zürich zeigt 14 Zebras.\n\nDas Gehege ist neu.\n"
+    )
+    sync_index(articles_dir, index_dir, fake_embedder)
+    store = IndexStore.open(index_dir, fake_embedder.model_id)
+
+    hits = store.lexical_search(["zebras", "zurich"], 5)  # diacritics and case folded
+    [zebra_chunk] = store.chunks([hits[0][0]])
+    assert zebra_chunk.article == "zebra.txt" and "14 Zebras" in zebra_chunk.text
+    # both paragraphs carry the title "Zebras im Zoo"
+    assert store.document_frequencies(["zebras", "pinguine"]) == {"zebras": 2, "pinguine": 0}
+    assert store.lexical_search(['"unbalanced'], 5) == []  # quotes in terms are escaped
+
+    (articles_dir / "zebra.txt").unlink()
+    sync_index(articles_dir, index_dir, fake_embedder)
+    after = IndexStore.open(index_dir, fake_embedder.model_id)
+    assert after.lexical_search(["zebras"], 5) == []
+    assert after.document_frequencies(["zebras"]) == {"zebras": 0}

@@ -331,7 +331,7 @@ def message_to(chat_id: int) -> Callable[[str, dict], bool]:
     return lambda method, params: method == "sendMessage" and params.get("chat_id") == chat_id
 
 
-async def test_bot_answers_from_a_dropped_article_within_seconds_and_others_meanwhile(
+async def test_bot_answers_from_a_dropped_article_and_others_meanwhile(
     articles_dir: Path, index_dir: Path
 ):
     embedder = SlowEmbedder()
@@ -351,7 +351,6 @@ async def test_bot_answers_from_a_dropped_article_within_seconds_and_others_mean
             await app.updater.start_polling(timeout=5)
             await start_watching(app, on_synced=on_synced)
             try:
-                dropped = time.monotonic()
                 (articles_dir / "kiel.txt").write_text(f"Hafen\n\n{FREIGHTER}\n")
                 assert await asyncio.to_thread(embedder.embedding.wait, 10)
                 since = len(tg.requests)
@@ -364,7 +363,6 @@ async def test_bot_answers_from_a_dropped_article_within_seconds_and_others_mean
                 since = len(tg.requests)
                 tg.push_message(502, FREIGHTER)
                 _, after = await tg.async_wait_for(message_to(502), since=since)
-                elapsed = time.monotonic() - dropped
             finally:
                 await stop_watching(app)
                 await app.updater.stop()
@@ -372,8 +370,8 @@ async def test_bot_answers_from_a_dropped_article_within_seconds_and_others_mean
         assert tg.errors == []
     first_quote = after["text"].split("</blockquote>")[0]
     assert "Frachter voller Pinguine" in first_quote
-    assert "kiel.txt" in after["text"]
-    assert elapsed < 8, f"{elapsed:.1f}s from drop to answer"
+    assert "[1] Hafen, ¶1" in after["text"]  # cited by its title
+    # How many seconds drop-to-answer takes is measured by `make bench` (drop_to_answer).
 
 
 async def test_one_watching_bot_per_index(articles_dir: Path, index_dir: Path):
@@ -427,4 +425,4 @@ async def test_the_full_bot_takes_admin_uploads_and_refuses_strangers(
         assert tg.errors == []
     assert refused["text"] == NOT_ADMIN
     assert saved["text"].startswith("Saved as kiel.txt.\nTitle: Hafen\nIndexed in 1 chunk;")
-    assert "kiel.txt" in answer["text"] and "Frachter voller Pinguine" in answer["text"]
+    assert "[1] Hafen, ¶1" in answer["text"] and "Frachter voller Pinguine" in answer["text"]

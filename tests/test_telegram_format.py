@@ -47,26 +47,69 @@ def test_quote_block_and_citation_format() -> None:
     [message] = format_answer_html(make_answer(make_quote("Putin stellte Bedingungen.", 7)))
     assert message == (
         "<blockquote>Putin stellte Bedingungen.</blockquote>\n"
-        '<i>[1] 007_article.txt, 2025-03, ¶7 "Waffenruhe"</i>'
+        '<i>[1] Title, 2025-03, ¶7, "Waffenruhe"</i>'
     )
 
 
 def test_missing_citation_parts_are_left_out() -> None:
-    quote = make_quote("Text.", 3, date=None, section=None)
+    quote = make_quote("Text.", 3, title=None, date=None, section=None)
     [message] = format_answer_html(make_answer(quote))
-    assert message.endswith("<i>[1] 003_article.txt, ¶3</i>")
+    assert message.endswith("<i>[1] 003_article.txt, ¶3</i>")  # the file only without a title
+
+
+def test_paragraph_range_and_the_answering_sentence_in_bold() -> None:
+    text = "Erst kam der Anruf. Dann sagte Putin <Nein> & ging. Danach Stille."
+    focus = (text.index("Dann"), text.index(" Danach"))
+    quote = make_quote(text, 5, paragraph_end=7, focus=focus)
+    [message] = format_answer_html(make_answer(quote))
+    assert_sendable([message])
+    assert message.startswith(
+        "<blockquote>Erst kam der Anruf. <b>Dann sagte Putin &lt;Nein&gt; &amp; ging.</b> "
+        "Danach Stille.</blockquote>"
+    )
+    assert '¶5–7, "Waffenruhe"' in visible_text(message)
+    _, entities = parse_html(message)
+    [bold] = [e for e in entities if e["type"] == "bold"]
+    assert visible_text(message)[bold["offset"] : bold["offset"] + bold["length"]] == (
+        "Dann sagte Putin <Nein> & ging."
+    )
+
+
+def test_a_long_section_is_shortened_with_the_full_heading_expandable() -> None:
+    heading = "Moskaus Zurückhaltung gegenüber dem US-Waffenstillstandsvorschlag & seine Folgen"
+    [message] = format_answer_html(make_answer(make_quote("Satz.", 2, section=heading)))
+    assert_sendable([message])
+    assert '<i>[1] Title, 2025-03, ¶2, "Moskaus Zurückhaltung gegenüber dem…"</i>' in message
+    assert message.endswith(
+        "\n<blockquote expandable>Moskaus Zurückhaltung gegenüber dem "
+        "US-Waffenstillstandsvorschlag &amp; seine Folgen</blockquote>"
+    )
+    _, entities = parse_html(message)
+    assert [e["type"] for e in entities] == ["blockquote", "italic", "expandable_blockquote"]
+
+
+def test_a_giant_quote_keeps_its_answering_sentence_and_the_4096_limit() -> None:
+    filler = "Vorher geschah viel & mehr. " * 300
+    answer_sentence = "Putin nannte drei Bedingungen für eine Waffenruhe."
+    text = filler + answer_sentence + " Danach" + " lange nichts." * 200
+    focus = (len(filler), len(filler) + len(answer_sentence))
+    [message] = format_answer_html(make_answer(make_quote(text, 1, focus=focus)))
+    assert_sendable([message])
+    assert visible_length(message) <= MAX_MESSAGE_CHARS
+    assert f"<blockquote>… <b>{answer_sentence}</b> Danach lange nichts." in message
+    assert visible_text(message).rstrip().endswith('[1] Title, 2025-03, ¶1, "Waffenruhe"')
 
 
 def test_article_and_user_text_is_escaped() -> None:
     quote = make_quote(
-        "<script>alert('x')</script> Tom & Jerry <b>", article="a&b<c>.txt", section='"<i>"'
+        "<script>alert('x')</script> Tom & Jerry <b>", title="a&b<c>", section='"<i>"'
     )
     messages = format_answer_html(make_answer(quote), header="Your question: <b>&amp;</b>")
     assert_sendable(messages)
     shown = visible_text(messages[0])
     assert "Your question: <b>&amp;</b>" in shown
     assert "<script>alert('x')</script> Tom & Jerry <b>" in shown
-    assert "a&b<c>.txt" in shown
+    assert "a&b<c>" in shown
     assert "<script>" not in messages[0]
 
 
@@ -78,7 +121,7 @@ def test_thirty_quotes_split_into_valid_messages_in_order() -> None:
     assert len(messages) > 1
     assert_sendable(messages)
     text = "\n".join(visible_text(m) for m in messages)
-    ranks = [text.index(f"[{n}] {n:03d}_article.txt") for n in range(1, 31)]
+    ranks = [text.index(f"[{n}] Title, 2025-03, ¶{n},") for n in range(1, 31)]
     assert ranks == sorted(ranks)
     for message in messages:  # a quote never leaves its citation behind
         assert message.count("<blockquote>") == message.count("<i>[")
@@ -106,7 +149,7 @@ def test_giant_quote_is_truncated_but_keeps_its_citation() -> None:
     [message] = format_answer_html(make_answer(quote))
     assert_sendable([message])
     shown = visible_text(message)
-    assert "…\n[1] 001_article.txt" in shown
+    assert "…\n[1] Title, 2025-03, ¶1" in shown
     assert "Tat…" in shown or "Wort…" in shown or "&…" in shown  # cut between words
 
 
