@@ -68,16 +68,15 @@ def scan(articles_dir: Path) -> Discovery:
     linked: list[Path] = []  # folders reached through a link: read after the real tree
     while pending or linked:
         folder = pending.pop() if pending else linked.pop()
-        if folder != articles_dir:
+        try:
             identity = _identity(folder)
-            if identity in visited:  # only ever through a link
+            if folder != articles_dir and identity in visited:  # only ever through a link
                 reason = f"a second route to a folder already read ({_route(folder)})"
                 found.problems.append(_problem(articles_dir, folder, reason))
                 continue
             visited.add(identity)
-        try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError as exc:
+        except OSError as exc:  # removed or unreadable meanwhile
             found.problems.append(_problem(articles_dir, folder, f"cannot list: {exc.strerror}"))
             continue
         for entry in entries:
