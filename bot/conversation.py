@@ -1,6 +1,6 @@
 """Follow-up context shared by the CLI chat and the Telegram bot.
 
-"And what did Zelensky say about it?" only makes sense after the question before it, so a
+"And what did the minister say about it?" only makes sense after the question before it, so a
 follow-up is retrieved with the previous question as `context`. Retrieval lets the question
 dominate, but a wrong context still nudges the ranking, so context is passed only when the new
 question looks like a follow-up and the previous one is recent.

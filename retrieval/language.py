@@ -1,8 +1,8 @@
 """The question's language, German or English: the language replies are written in.
 
 Detection is `index.language` (py3langid's bundled model, the same that identifies articles),
-restricted to the two reply languages. A message with too little evidence ("Kellogg?", "Und
-Putin?") keeps `default`, which callers set to the language of the conversation so far.
+restricted to the two reply languages. A message with too little evidence ("Dupont?", "Und
+Berlin?") keeps `default`, which callers set to the language of the conversation so far.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from index.language import ENGLISH, GERMAN, identify
 __all__ = ["ENGLISH", "GERMAN", "MIN_ODDS_CONFIDENCE", "detect_language"]
 
 # One language must be at least twice as likely as the other (probability 2/3); on the 2,380
-# xquad questions the least sure correct guess is 0.67, a bare name ("Kellogg?") scores ~0.6.
+# xquad questions the least sure correct guess is 0.67, a bare surname scored ~0.6.
 MIN_ODDS_CONFIDENCE = 2 / 3
 
 

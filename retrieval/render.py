@@ -1,7 +1,7 @@
 """Citations and plain-text answers, shared by every front end so they number alike.
 
 Each quote is printed in German quotation marks with one compact citation line:
-`[1] „…“ — Moskau lässt Washington warten, 2025-03, ¶5–7, "Moskaus Zurückhaltung gegenüber…"`.
+`[1] „…“ — Hafen erweitert Terminal, 2025-03, ¶5–7, "Neue Anleger für Fähren im…"`.
 The article is named by its title where it has one (the file name only as a fallback), a quote
 spanning paragraphs cites their range, and a long section heading is cut on a word boundary
 (the full heading stays in `Quote.section`, `ask --json` and the Telegram answer).
