@@ -311,7 +311,7 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
         assert b"\x1b[" in answer  # styled by rich
         terminal_output.expect(PROMPT.strip().encode())
         os.write(controller, b"\x04")  # Ctrl-D
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=120) == 0
     finally:
         if process.poll() is None:
             process.kill()
