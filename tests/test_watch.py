@@ -251,6 +251,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Process:
     """A subprocess whose stderr lines can be awaited with a timeout."""
 
@@ -261,6 +265,9 @@ class Process:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Ctrl-C as a terminal delivers it: a test run started in the background (`make test
+            # &`) ignores SIGINT, and a child would inherit that and never stop on it.
+            preexec_fn=_default_sigint,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
