@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS articles (
     removed INTEGER
 );
 CREATE INDEX IF NOT EXISTS articles_by_path ON articles(path);
-CREATE INDEX IF NOT EXISTS articles_by_added ON articles(added);
+-- Covers what a sync compares with the files, so reading it never touches the raw texts.
+CREATE INDEX IF NOT EXISTS articles_by_added
+    ON articles(added, removed, path, content_hash, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS articles_by_removed ON articles(removed) WHERE removed IS NOT NULL;
 CREATE TABLE IF NOT EXISTS chunks (
     key INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -25,14 +25,17 @@ MAX_BLOCKS = 8
 # A block of more rows than this is searched approximately (IVF): an exact scan of a million
 # 384-d vectors is >= 140 ms on a free core, an IVF probe of a few percent of them a few ms.
 APPROXIMATE_ABOVE = 250_000
-# IVF lists: ~4 sqrt(n); a question probes 1/PROBE_FRACTION of them (recall@20 against exact
-# search is measured by `benchmarks.scale`; the test keeps it >= 0.97).
+# IVF lists: ~sqrt(n); a question probes at least 1/PROBE_FRACTION of them, more if that
+# misses RECALL_TARGET on the block's own rows (`calibrate`; `benchmarks.scale` measures
+# recall@20 against exact search, the test keeps it >= 0.97). More lists would not make a
+# probe cheaper at a given fraction, only training slower (k-means on 64 rows per list).
 PROBE_FRACTION = 16
 TRAIN_PER_LIST = 64  # k-means training rows per list (FAISS warns below 39)
+RECALL_TARGET = 0.98  # of the exact top 20, on rows used as questions (see `calibrate`)
 
 
 def ivf_lists(rows: int) -> int:
-    return max(16, int(4 * rows**0.5))
+    return max(16, int(rows**0.5))
 
 
 def new_index(dimension: int, rows: int, approximate_above: int | None = None) -> faiss.Index:
@@ -98,6 +101,7 @@ class Block:
             _train_and_add(index, waiting)
         if isinstance(index, faiss.IndexIVF):
             index.make_direct_map()  # for `vectors()`
+            calibrate(index)
         return cls(np.concatenate(keys), np.concatenate(chunk_ids), index)
 
     def __len__(self) -> int:
@@ -107,6 +111,31 @@ class Block:
         if not len(self):
             return np.zeros((0, self.index.d), dtype=np.float32)
         return self.index.reconstruct_n(0, len(self))
+
+
+def calibrate(index: faiss.IndexIVF, target: float = RECALL_TARGET, samples: int = 64) -> float:
+    """Set `nprobe` to the fewest lists that find `target` of the exact top 20 for rows of
+    the index used as questions; how well IVF does depends on how clustered the vectors are,
+    so it is measured on them. Returns the recall reached."""
+    from index.threads import all_cores
+
+    rng = np.random.default_rng(0)
+    queries = index.reconstruct_batch(rng.choice(index.ntotal, min(samples, index.ntotal)))
+    k = min(20, index.ntotal)
+    faiss.omp_set_num_threads(all_cores())  # loading, not a question
+    try:
+        index.nprobe = index.nlist  # every list: exact
+        _, truth = index.search(queries, k)
+        probes = max(1, index.nlist // PROBE_FRACTION)
+        while True:
+            index.nprobe = probes
+            _, found = index.search(queries, k)
+            recall = np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=True)])
+            if recall >= target or probes >= index.nlist:
+                return float(recall)
+            probes = min(index.nlist, probes * 2)
+    finally:
+        faiss.omp_set_num_threads(SEARCH_THREADS)
 
 
 def _train_and_add(index: faiss.Index, waiting: list[np.ndarray]) -> None:
