@@ -241,7 +241,7 @@ def _prepare_batch(
             _failed(report, item.file.path, exc)
     texts = [t for p in parsed for t in (*p.chunk_texts, *p.sentence_texts)]
     try:
-        vectors = embedder.embed_passages(texts)
+        vectors = embed_distinct(embedder, texts)
     except Exception:  # find the article the model fails on; embed the others alone
         log.exception("embedding a batch failed; embedding its articles one by one")
         return [ready for p in parsed if (ready := _embed_alone(p, embedder, report))]
@@ -253,10 +253,22 @@ def _prepare_batch(
     return prepared
 
 
+def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Passage vectors, each distinct text embedded once: a one-sentence paragraph is also its
+    own sentence, and agency boilerplate repeats across articles (an article of 3,000 one-line
+    paragraphs costs half)."""
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) == len(texts):
+        return embedder.embed_passages(texts)
+    vectors = embedder.embed_passages(distinct)
+    row = {text: i for i, text in enumerate(distinct)}
+    return vectors[[row[text] for text in texts]]
+
+
 def _embed_alone(parsed: _Parsed, embedder: Embedder, report: SyncReport) -> _Prepared | None:
     try:
         return _split(
-            parsed, embedder.embed_passages([*parsed.chunk_texts, *parsed.sentence_texts])
+            parsed, embed_distinct(embedder, [*parsed.chunk_texts, *parsed.sentence_texts])
         )
     except Exception as exc:
         _failed(report, parsed.todo.file.path, exc)

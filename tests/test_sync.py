@@ -262,3 +262,16 @@ def test_sentence_vectors_are_optional(articles_dir: Path, index_dir: Path, fake
     ids = store.article_chunk_ids(SAMPLE)
     assert store.sentence_vectors(ids) == {}
     assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there
+
+
+def test_identical_passages_are_embedded_once(tmp_path: Path) -> None:
+    from index.sync import embed_distinct
+    from tests.conftest import FakeEmbedder
+
+    embedder = FakeEmbedder()
+    texts = ["Ein Satz.", "Noch ein Satz.", "Ein Satz."]
+    vectors = embed_distinct(embedder, texts)
+    assert embedder.passages_embedded == 2
+    assert vectors.shape == (3, embedder.dimension)
+    assert (vectors[0] == vectors[2]).all()
+    assert (vectors == embedder.embed_passages(texts)).all()
