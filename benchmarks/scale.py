@@ -159,16 +159,15 @@ def ms(values: list[float]) -> dict[str, float]:
 # --- the reader process ----------------------------------------------------------------------
 
 
-def store_path(store, vector: np.ndarray, terms: list[str], k: int = 20) -> None:
-    """What one answer reads from the store (see retrieval/answerer.py)."""
-    hits = store.search(vector, k)
-    ids = [i for i, _ in hits]
-    chunks = store.chunks(ids)
-    store.chunk_vectors(ids)
-    store.sentence_vectors(ids)
-    store.lexical_search(terms, k)
-    store.document_frequencies(terms)
-    for article in dict.fromkeys(c.article for c in chunks[:5]):
+def store_path(store, vector: np.ndarray, question: str, k: int = 20) -> None:
+    """What one answer reads from the store: stage 1 (`HybridRetriever`: vector search,
+    full-text query, document frequencies, chunks) and what quoting reads after it."""
+    from retrieval.candidates import HybridRetriever
+
+    retrieval = HybridRetriever(dense_k=k, lexical_k=k).retrieve(store, vector, question)
+    best = [c.chunk for c in retrieval.candidates[:4]]
+    store.sentence_vectors([c.id for c in best])
+    for article in dict.fromkeys(c.article for c in best):
         store.article_text(article)
 
 
@@ -184,7 +183,7 @@ def reader(index_dir: Path, count: int) -> dict[str, object]:
         t0 = time.perf_counter()
         vector = embedder.embed_queries([question])[0]
         t1 = time.perf_counter()
-        store_path(store, vector, WORD.findall(question.lower()))
+        store_path(store, vector, question)
         t2 = time.perf_counter()
         embed_s.append(t1 - t0)
         path_s.append(t2 - t1)
@@ -195,7 +194,7 @@ def reader(index_dir: Path, count: int) -> dict[str, object]:
     def ask_all(mine: list[str]) -> None:
         for question in mine:
             vector = embedder.embed_queries([question])[0]
-            store_path(store, vector, WORD.findall(question.lower()))
+            store_path(store, vector, question)
 
     _, one_wall, one_cpu = timed(ask_all, asked)
     threads = [threading.Thread(target=ask_all, args=(asked[n::ASKERS],)) for n in range(ASKERS)]

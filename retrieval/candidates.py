@@ -46,10 +46,25 @@ def idf(document_frequency: int, documents: int) -> float:
 class HybridRetriever:
     """Candidates = the `dense_k` nearest paragraphs ∪ the `lexical_k` best BM25 matches."""
 
-    def __init__(self, *, dense_k: int = 20, lexical_k: int = 20) -> None:
-        """`dense_k`/`lexical_k`: how many paragraphs each index proposes (0 turns one off)."""
+    def __init__(
+        self,
+        *,
+        dense_k: int = 20,
+        lexical_k: int = 20,
+        query_terms: int = 8,
+        max_term_share: float = 0.05,
+    ) -> None:
+        """
+        dense_k, lexical_k: how many paragraphs each index proposes (0 turns one off).
+        query_terms: the full-text query uses at most this many of the question's rarest terms.
+        max_term_share: a term in more than this share of all paragraphs is left out of the
+            full-text query (it still counts in the lexical share); its matches would make the
+            query cost grow with the archive while adding little to BM25.
+        """
         self.dense_k = dense_k
         self.lexical_k = lexical_k
+        self.query_terms = query_terms
+        self.max_term_share = max_term_share
 
     def retrieve(self, store: IndexStore, vector: np.ndarray, question: str) -> Retrieval:
         question_terms = terms(question)
@@ -58,8 +73,10 @@ class HybridRetriever:
         weights = {t: idf(frequencies[t], documents) for t in question_terms}
         unknown = tuple(t for t in question_terms if frequencies[t] == 0)
         dense = dict(store.search(vector, self.dense_k)) if self.dense_k else {}
-        known = [t for t in question_terms if frequencies[t]]
-        lexical = [i for i, _ in store.lexical_search(known, self.lexical_k)] if known else []
+        known = sorted((t for t in question_terms if frequencies[t]), key=frequencies.get)
+        rare = [t for t in known if frequencies[t] <= self.max_term_share * documents]
+        query = (rare or known[:1])[: self.query_terms]
+        lexical = [i for i, _ in store.lexical_search(query, self.lexical_k)] if query else []
         extra = [i for i in dict.fromkeys(lexical) if i not in dense]
         if extra:
             for i, score in zip(extra, store.chunk_vectors(extra) @ vector, strict=True):
