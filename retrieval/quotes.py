@@ -42,7 +42,7 @@ class QuoteSelector:
         per_paragraph: int = 3,
         sentence_weight: float = 0.5,
         lexical_weight: float = 0.1,
-        max_chars: int = 450,
+        max_chars: int = 550,
         spread: float = 0.1,
         max_quotes: int = 3,
         sentence_vectors: bool = True,
