@@ -98,3 +98,12 @@ def test_each_skipped_file_is_reported_once(articles_dir: Path, index_dir: Path,
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("broken.txt") == 1
     assert "skipped 1" in result.stderr
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly(run, monkeypatch, capsys):
+    def closed_pipe(args, settings) -> int:
+        raise BrokenPipeError  # what print() raises when `| head` has exited
+
+    monkeypatch.setitem(cli.COMMANDS, "eval", closed_pipe)
+    assert run("eval", "questions.jsonl") == cli.EXIT_OK
+    assert capsys.readouterr().err == ""
