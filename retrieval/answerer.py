@@ -20,7 +20,7 @@ import numpy as np
 
 from index.embedders import Embedder, normalize_rows
 from index.store import IndexStore
-from retrieval.abstain import Abstainer, Evidence, gather_evidence
+from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
 from retrieval.language import detect_language
@@ -37,25 +37,31 @@ class Answerer:
         store: IndexStore,
         embedder: Embedder,
         *,
-        candidates: int = 20,
+        candidates: int | None = None,
         retriever: HybridRetriever | None = None,
         fusion: LexicalFusion | None = None,
         quotes: QuoteSelector | None = None,
         abstainer: Abstainer | None = None,
         follow_up_weight: float = 0.5,
     ) -> None:
-        """`candidates`: paragraphs each index proposes (the retriever's default otherwise);
+        """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `follow_up_weight`: weight of "previous question + question" against the question."""
         self.store = store
         self.embedder = embedder
-        self.retriever = retriever or HybridRetriever(dense_k=candidates, lexical_k=candidates)
+        if retriever is None:
+            sizes = {} if candidates is None else {"dense_k": candidates, "lexical_k": candidates}
+            retriever = HybridRetriever(**sizes)
+        self.retriever = retriever
         self.fusion = fusion or LexicalFusion()
         self.quotes = quotes or QuoteSelector()
         self.abstainer = abstainer or Abstainer()
         self.follow_up_weight = follow_up_weight
 
     def warm_up(self) -> None:
-        """Nothing is computed per snapshot any more; kept so front ends can call it."""
+        """Load what the first answer would otherwise load (language model, abstention model);
+        nothing is computed per snapshot."""
+        detect_language("warm up")
+        fitted_models()
 
     def embed(self, questions: Sequence[str]) -> np.ndarray:
         """Query vectors for many questions in one model call (evaluation, batches)."""
