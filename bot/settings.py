@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path(".newsbot/index"), alias="NEWSBOT_INDEX_DIR")
     embedding_model: str = Field("multilingual-e5-small-q4", alias="NEWSBOT_EMBEDDING_MODEL")
     candidates: int = Field(20, alias="NEWSBOT_CANDIDATES", ge=1, le=1000)
+    # Empty: the embedded index in `index_dir`. A PostgreSQL store is in the contract but not
+    # built yet: refusing is better than silently answering from another index.
+    store: str = Field("", alias="NEWSBOT_STORE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str = Field(DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
     telegram_allowed_chat_ids: IdList = Field(frozenset(), alias="TELEGRAM_ALLOWED_CHAT_IDS")
@@ -40,6 +43,16 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"expected comma-separated numeric ids, got {value!r}") from None
         return value
+
+    @field_validator("store")
+    @classmethod
+    def _only_the_embedded_store(cls, value: str) -> str:
+        if value.strip():
+            raise ValueError(
+                "NEWSBOT_STORE: only the embedded index is available in this version (the "
+                "PostgreSQL store is not built yet); unset NEWSBOT_STORE to use NEWSBOT_INDEX_DIR"
+            )
+        return ""
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

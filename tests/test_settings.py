@@ -61,3 +61,11 @@ def test_bad_id_list_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TELEGRAM_ADMIN_IDS", "12,abc")
     with pytest.raises(ValueError, match="numeric ids"):
         Settings()
+
+
+def test_a_postgresql_store_is_refused_until_it_exists(monkeypatch) -> None:
+    monkeypatch.setenv("NEWSBOT_STORE", "postgresql://bot@db/news")
+    with pytest.raises(ValueError, match="NEWSBOT_STORE: only the embedded index"):
+        load_settings()
+    monkeypatch.setenv("NEWSBOT_STORE", "")
+    assert load_settings().store == ""
