@@ -354,24 +354,7 @@ class IndexStore:
     ) -> IndexStore:
         """Open the live generation; raise an `IndexError_` that says how to recover."""
         index_dir = Path(index_dir)
-        for attempt in range(3):
-            generation_dir = current_generation_dir(index_dir)
-            if generation_dir.is_dir():
-                break
-            time.sleep(0.05 * (attempt + 1))  # a writer may just have replaced CURRENT
-        else:
-            raise IndexCorruptError(
-                f"the index at {index_dir} is damaged ({generation_dir.name} is missing); "
-                f"{REBUILD_HINT}"
-            )
-        manifest = read_manifest(generation_dir)
-        check_compatible(manifest, index_dir, embedder_id)
-        database = index_dir / manifest.database
-        if not database.is_file():
-            raise IndexCorruptError(
-                f"the index at {index_dir} is damaged ({manifest.database} is missing); "
-                f"{REBUILD_HINT}"
-            )
+        generation_dir, manifest, database = _live_manifest(index_dir, embedder_id, attempts=3)
         # Lock first, so no writer deletes rows of this generation while they are read.
         lock = ReaderLock(index_dir, manifest.generation)
         try:
@@ -575,14 +558,19 @@ class IndexStore:
         self._lock.release()
 
 
-def read_live(
-    index_dir: Path, embedder_id: str | None = None
-) -> tuple[Manifest, dict[str, ArticleState]]:
-    """The live generation's manifest and article states, without loading vectors (what a
-    sync needs); raises like `IndexStore.open`."""
-    index_dir = Path(index_dir)
-    generation_dir = current_generation_dir(index_dir)
-    if not generation_dir.is_dir():
+def _live_manifest(
+    index_dir: Path, embedder_id: str | None, *, attempts: int
+) -> tuple[Path, Manifest, Path]:
+    """The live generation's folder, manifest (checked against `embedder_id`) and database.
+    A reader retries briefly: a writer may just have replaced CURRENT. The writer, which holds
+    the lock, looks once."""
+    for attempt in range(attempts):
+        generation_dir = current_generation_dir(index_dir)
+        if generation_dir.is_dir():
+            break
+        if attempt + 1 < attempts:
+            time.sleep(0.05 * (attempt + 1))
+    else:
         raise IndexCorruptError(
             f"the index at {index_dir} is damaged ({generation_dir.name} is missing); "
             f"{REBUILD_HINT}"
@@ -594,6 +582,16 @@ def read_live(
         raise IndexCorruptError(
             f"the index at {index_dir} is damaged ({manifest.database} is missing); {REBUILD_HINT}"
         )
+    return generation_dir, manifest, database
+
+
+def read_live(
+    index_dir: Path, embedder_id: str | None = None
+) -> tuple[Manifest, dict[str, ArticleState]]:
+    """The live generation's manifest and article states, without loading vectors (what a
+    sync needs); raises like `IndexStore.open`."""
+    index_dir = Path(index_dir)
+    _, manifest, database = _live_manifest(index_dir, embedder_id, attempts=1)
     lock = ReaderLock(index_dir, manifest.generation)
     try:
         connection = _connect_reader(database)
