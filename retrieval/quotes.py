@@ -2,7 +2,10 @@
 
 Inside each of the best few paragraphs every sentence is scored by meaning (its vector, stored
 at index time) and by the question's words it contains (the same idf weights as retrieval).
-The best sentence is the quote's anchor; its neighbours join while the quote stays short. A
+The best sentence is the quote's anchor. Scores become each sentence's chance of holding the
+answer (a softmax within the paragraph); the quote is the shortest run of sentences around the
+anchor that holds `coverage` of that chance, within `max_chars`: short where one sentence clearly
+answers, longer where the scores cannot tell neighbours apart. A
 quote ranks by its paragraph's score plus its anchor's, and a further quote is shown only while
 it scores close to the first — evidence, not filler. Every quote is a raw span of the article,
 checked with `check_verbatim` before it is returned: a quote that is not verbatim is a bug.
@@ -42,7 +45,9 @@ class QuoteSelector:
         per_paragraph: int = 3,
         sentence_weight: float = 0.5,
         lexical_weight: float = 0.1,
-        max_chars: int = 550,
+        max_chars: int = 650,
+        sharpness: float = 20.0,
+        coverage: float = 0.9,
         spread: float = 0.1,
         max_quotes: int = 3,
         sentence_vectors: bool = True,
@@ -53,6 +58,9 @@ class QuoteSelector:
         sentence_weight: weight of the anchor sentence's score against its paragraph's score.
         lexical_weight: cosine points a sentence containing all question words gains.
         max_chars: a quote grows around its anchor up to this many characters.
+        sharpness: sentence scores are multiplied by this before the softmax that turns them
+            into chances of holding the answer (higher: more confident, shorter quotes).
+        coverage: a quote grows until its sentences hold this share of the paragraph's chance.
         spread: a further quote is shown only if it scores within this of the first one.
         max_quotes: never more quotes than this (callers may ask for fewer).
         sentence_vectors: score sentences by their stored vectors too, not by words alone.
@@ -62,6 +70,8 @@ class QuoteSelector:
         self.sentence_weight = sentence_weight
         self.lexical_weight = lexical_weight
         self.max_chars = max_chars
+        self.sharpness = sharpness
+        self.coverage = coverage
         self.spread = spread
         self.max_quotes = max_quotes
         self.sentence_vectors = sentence_vectors
@@ -112,6 +122,9 @@ class QuoteSelector:
         if not sentences:
             return []
         scores = self.sentence_scores(sentences, vectors, vector, weights)
+        chance = np.exp(self.sharpness * (scores - scores.max()))
+        chance /= chance.sum()
+        lengths = [len(s.text) for s in sentences]
         windows: list[Window] = []
         taken: set[int] = set()
         for anchor in np.argsort(-scores, kind="stable"):
@@ -120,22 +133,42 @@ class QuoteSelector:
             anchor = int(anchor)
             if anchor in taken:
                 continue
-            first = last = anchor
-            size = len(sentences[anchor].text)
-            while True:  # grow towards the better neighbour while the quote stays short
-                options = [i for i in (first - 1, last + 1) if 0 <= i < len(sentences)]
-                options = [i for i in options if i not in taken]
-                if not options:
-                    break
-                step = max(options, key=lambda i: scores[i])
-                if size + 1 + len(sentences[step].text) > self.max_chars:
-                    break
-                size += 1 + len(sentences[step].text)
-                first, last = min(first, step), max(last, step)
+            first, last = self._span(anchor, chance, lengths, taken)
             taken.update(range(first, last + 1))
             score = candidate.score + self.sentence_weight * float(scores[anchor])
             windows.append(Window(candidate, first, last, anchor, score))
         return windows
+
+    def _span(
+        self, anchor: int, chance: np.ndarray, lengths: list[int], taken: set[int]
+    ) -> tuple[int, int]:
+        """The shortest run of free sentences around `anchor` within `max_chars` whose chance
+        reaches `coverage`; if none does, the run holding the most chance (shortest on ties)."""
+        best: tuple[float, int, int, int] | None = None  # (-chance, chars, first, last)
+        first = anchor
+        while first >= 0 and first not in taken:
+            size = sum(lengths[first : anchor + 1]) + (anchor - first)
+            if size > self.max_chars and first < anchor:
+                break
+            held = float(chance[first : anchor + 1].sum())
+            last = anchor
+            while True:
+                key = (-min(held, self.coverage), size, first, last)
+                if best is None or key < best:
+                    best = key
+                if held >= self.coverage:
+                    break
+                nxt = last + 1
+                if nxt >= len(lengths) or nxt in taken:
+                    break
+                if size + 1 + lengths[nxt] > self.max_chars:
+                    break
+                size += 1 + lengths[nxt]
+                held += float(chance[nxt])
+                last = nxt
+            first -= 1
+        assert best is not None
+        return best[2], best[3]
 
 
 def paragraph_coverage(

@@ -52,10 +52,23 @@ def test_quotes_are_verbatim_spans_of_the_article(store) -> None:
 
 
 def test_a_quote_grows_around_its_anchor_up_to_max_chars(store) -> None:
-    [short, *_] = select(store, "Was kostete das Gehege der Pinguine?", QuoteSelector(max_chars=40))
-    [long, *_] = select(store, "Was kostete das Gehege der Pinguine?", QuoteSelector(max_chars=400))
+    question = "Was kostete das Gehege der Pinguine?"
+    [short, *_] = select(store, question, QuoteSelector(max_chars=40, coverage=1.0))
+    [long, *_] = select(store, question, QuoteSelector(max_chars=400, coverage=1.0))
     assert short.text == "Das Gehege der Pinguine wurde 2021 erneuert."  # one sentence
     assert short.text in long.text and len(long.text) <= 400 and len(long.text) > len(short.text)
+
+
+def test_a_quote_stays_short_when_its_anchor_clearly_answers(store) -> None:
+    """Scores turned into chances: a clear anchor holds the coverage alone, while scores that
+    cannot tell the sentences apart make the quote take its neighbours in."""
+    question = "Was kostete das Gehege der Pinguine?"
+    sure = QuoteSelector(max_chars=400, sharpness=1e4, coverage=0.9)
+    unsure = QuoteSelector(max_chars=400, sharpness=0.0, coverage=0.9)
+    [clear, *_] = select(store, question, sure)
+    [blurred, *_] = select(store, question, unsure)
+    assert clear.text == "Das Gehege der Pinguine wurde 2021 erneuert."
+    assert clear.text in blurred.text and len(blurred.text) > len(clear.text)
 
 
 def test_further_quotes_only_while_they_score_close_to_the_first(store) -> None:
@@ -105,7 +118,9 @@ def test_sentence_scores_mix_vectors_and_words() -> None:
 
 
 def test_the_anchor_sentence_is_the_focus_of_a_longer_quote(store) -> None:
-    [quote, *_] = select(store, "Woher stammen die Zebras?", QuoteSelector(max_chars=400))
+    [quote, *_] = select(
+        store, "Woher stammen die Zebras?", QuoteSelector(max_chars=400, coverage=1.0)
+    )
     assert quote.focus is not None
     start, end = quote.focus
     assert quote.text[start:end] == "Die Zebras stammen aus Kenia."
