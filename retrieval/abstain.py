@@ -8,6 +8,8 @@ that any archive provides about a question and its best passages:
   (a question about something the archive lacks finds many equally mediocre paragraphs);
 - how much of the question's term weight the best paragraph and the best quote contain, and how
   much of it the archive has never seen at all (a name or word in no article);
+- the best quote's own ranking score (its paragraph's and its anchor sentence's): one sentence
+  that matches the question well is evidence a paragraph-level score can miss;
 - whether a "how many / wie viele" question gets a number in its first quote;
 - whether question and best paragraph are in different languages (then few words can match).
 
@@ -43,6 +45,7 @@ FEATURES = (
     "lexical_max",
     "unknown_share",
     "quote_lexical",
+    "quote_score",
     "quantity_missing",
     "language_mismatch",
     "unknown_names",
@@ -86,6 +89,7 @@ class Evidence:
     lexical_max: float
     unknown_share: float
     quote_lexical: float
+    quote_score: float
     quantity_missing: float
     language_mismatch: float
     unknown_names: float
@@ -118,6 +122,7 @@ def gather_evidence(
         lexical_max=max((c.lexical for c in ranked), default=0.0),
         unknown_share=unknown,
         quote_lexical=coverage(stems(first), retrieval.weights),
+        quote_score=quotes[0].score if quotes else 0.0,
         quantity_missing=float(asks_for_quantity(question) and not mentions_quantity(first)),
         language_mismatch=float(bool(best) and detect_language(best, default=language) != language),
         unknown_names=(

@@ -7,7 +7,7 @@ out are never used here. The other 40 are split into 5 groups; for each group an
 unanswerable on it, the even-numbered questions about the remaining articles answerable. (The
 report uses the odd-numbered questions about its 40 articles and all questions about its 8.)
 
-    python -m retrieval.fit_abstention [--max-false-abstention 0.03]
+    python -m retrieval.fit_abstention [--max-false-abstention 0.025]
 
 The threshold is the highest probability cut that abstains on at most `--max-false-abstention`
 of the answerable fit questions.
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", default="../shared")
     parser.add_argument("--cache", default=".newsbot/eval")
     parser.add_argument("--model", default=None)
-    parser.add_argument("--max-false-abstention", type=float, default=0.03)
+    parser.add_argument("--max-false-abstention", type=float, default=0.025)
     parser.add_argument("--out", default=str(MODEL_FILE))
     args = parser.parse_args(argv)
     x, y, embedder_id = collect(Path(args.shared), Path(args.cache), args.model)
