@@ -2,7 +2,9 @@
 
 Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
-turned off at a time, so each stage's contribution is a visible delta.
+turned off at a time, so each stage's contribution is a visible delta. The abstention model is
+fitted on the whole pipeline's evidence, so the lines without the lexical stage or the sentence
+vectors answer whenever there are quotes: compare them with the "- abstention" line.
 
     python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
@@ -41,15 +43,19 @@ VARIANTS: dict[str, Factory] = {
         retriever=HybridRetriever(lexical_k=0),
         fusion=LexicalFusion(weight=0.0),
         quotes=QuoteSelector(lexical_weight=0.0),
+        abstainer=Abstainer(enabled=False),
     ),
     "- sentence vectors": lambda store, embedder: Answerer(
-        store, embedder, quotes=QuoteSelector(sentence_vectors=False)
+        store,
+        embedder,
+        quotes=QuoteSelector(sentence_vectors=False),
+        abstainer=Abstainer(enabled=False),
     ),
     "- abstention": lambda store, embedder: Answerer(
         store, embedder, abstainer=Abstainer(enabled=False)
     ),
 }
-DEFAULT_VARIANTS = ("baseline", "newsbot", "- lexical", "- sentence vectors", "- abstention")
+DEFAULT_VARIANTS = ("baseline", "newsbot", "- abstention", "- lexical", "- sentence vectors")
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
     "xquad-de": "(b) 48 German xquad articles",
