@@ -9,6 +9,9 @@ so that one mixed archive can hold all of them; gold documents are renamed the s
 - `mixed`: all of the above in one archive, every topic and both languages as distractors.
 - `leave-out`: 40 of the 48 German xquad articles; questions about the other 8 are unanswerable
   on it and are on topics near the rest. The 8 are every sixth article in name order.
+- `bilingual`: each topic once, half of them in German and half in English (alternating in name
+  order), as in a newspaper that publishes in both languages: an English question about a German
+  article now meets English articles on other topics that share its words.
 
 Of xquad's questions only the odd-numbered ones are asked here: the even-numbered ones (and none
 about the 8 left-out articles) are what the abstention model was fitted on.
@@ -90,6 +93,8 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     de_en = every([q for q in de_pairs if q.lang == "en"], step)
     de_de = every([q for q in de_pairs if q.lang == "de"], step)
     en_en = every([q for i, q in enumerate(en_corpus) if i % 2 == 1], step)
+    german_half = frozenset(xquad_articles(shared, "de")[0::2])
+    english_half = frozenset(xquad_articles(shared, "en")) - german_half
     kept_en = [q for q in de_en if not _about(q, out)]
     kept_de = [q for q in de_de if not _about(q, out)]
     gone = [_unanswerable(q) for q in every([q for q in de_corpus if _about(q, out)], step)]
@@ -120,7 +125,20 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
                 QuestionSet("de questions", tuple(kept_de + [q for q in gone if q.lang == "de"])),
             ),
         ),
+        Archive(
+            "bilingual",
+            (replace(xde, exclude=english_half), replace(xen, exclude=german_half)),
+            (
+                QuestionSet("en q, German articles", tuple(_only(de_en, german_half))),
+                QuestionSet("de q, German articles", tuple(_only(de_de, german_half))),
+                QuestionSet("en q, English articles", tuple(_only(en_en, english_half))),
+            ),
+        ),
     ]
+
+
+def _only(questions: list[Question], articles: frozenset[str]) -> list[Question]:
+    return [q for q in questions if _about(q, articles)]
 
 
 def _about(question: Question, articles: frozenset[str]) -> bool:

@@ -1,4 +1,4 @@
-"""`make eval`: quality tables on the sample, xquad, a mixed archive and a leave-out archive.
+"""`make eval`: quality tables on the sample, xquad, a mixed, a leave-out and a bilingual archive.
 
 Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
@@ -62,6 +62,7 @@ TITLES = {
     "xquad-en": "(c) 48 English xquad articles",
     "mixed": "(d) mixed archive: sample + xquad-de + xquad-en (101 articles)",
     "leave-out": "(e) leave-out: 40 German xquad articles; questions on the other 8 unanswerable",
+    "bilingual": "(f) bilingual: 24 xquad topics in German, the other 24 in English",
 }
 COLUMNS = (
     ("n", "questions", "{:>5}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from index.model import Chunk, Sentence
@@ -12,6 +13,7 @@ from retrieval.abstain import (
     Abstainer,
     AbstentionModel,
     Evidence,
+    Tree,
     asks_for_quantity,
     fitted_models,
     gather_evidence,
@@ -26,16 +28,16 @@ def evidence(**values: float) -> Evidence:
     return Evidence(**{name: values.get(name, 0.0) for name in FEATURES})
 
 
-def model(**coef: float) -> AbstentionModel:
-    return AbstentionModel(
-        embedder_id="m",
-        features=FEATURES,
-        mean=tuple(0.0 for _ in FEATURES),
-        scale=tuple(1.0 for _ in FEATURES),
-        coef=tuple(coef.get(name, 0.0) for name in FEATURES),
-        intercept=0.0,
-        threshold=0.5,
+def stump(feature: str, step: float) -> AbstentionModel:
+    """One split at 0 on `feature`: logit -step below or at it, +step above."""
+    tree = Tree(
+        feature=(FEATURES.index(feature), -1, -1),
+        threshold=(0.0, 0.0, 0.0),
+        left=(1, 0, 0),
+        right=(2, 0, 0),
+        value=(0.0, -step, step),
     )
+    return AbstentionModel("m", FEATURES, baseline=0.0, trees=(tree,), threshold=0.5)
 
 
 @pytest.mark.parametrize(
@@ -59,15 +61,36 @@ def test_quantities_are_digits_or_number_words_but_not_articles() -> None:
     assert not mentions_quantity("Ein Mensch starb.")
 
 
-def test_the_model_is_a_logistic_over_standardised_features() -> None:
-    m = model(lexical_top=2.0)
-    assert m.probability(evidence(lexical_top=0.0)) == pytest.approx(0.5)
-    assert m.probability(evidence(lexical_top=1.0)) > 0.85
+def test_the_model_sums_its_trees_into_a_probability() -> None:
+    m = stump("lexical_top", 2.0)
+    assert m.probability(evidence(lexical_top=0.0)) == pytest.approx(1 / (1 + np.exp(2.0)))
+    assert m.probability(evidence(lexical_top=1.0)) == pytest.approx(1 / (1 + np.exp(-2.0)))
     assert AbstentionModel.from_json(json.loads(json.dumps(m.to_json()))) == m
 
 
+def test_exported_trees_give_scikit_learns_probabilities() -> None:
+    """The fit script's export, evaluated without scikit-learn, matches the fitted model."""
+    from retrieval.fit_abstention import boosted_trees, export_trees
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(FEATURES)))
+    y = (x[:, 0] + 0.5 * x[:, 3] * x[:, 5] + rng.normal(scale=0.5, size=400)) > 0
+    fitted = boosted_trees(x, y)
+    baseline, trees = export_trees(fitted)
+    m = AbstentionModel("m", FEATURES, baseline=baseline, trees=trees, threshold=0.5)
+    probe = rng.normal(size=(50, len(FEATURES)))
+    ours = [m.probability(Evidence(*row)) for row in probe]
+    assert ours == pytest.approx(fitted.predict_proba(probe)[:, 1].tolist(), abs=1e-9)
+
+
+def test_a_model_file_of_an_older_format_is_ignored(tmp_path) -> None:
+    old = {"models": [{"embedder_id": "m", "features": [], "coef": [], "threshold": 0.5}]}
+    (tmp_path / "abstention.json").write_text(json.dumps(old))
+    assert fitted_models(tmp_path / "abstention.json") == {}
+
+
 def test_the_decision_uses_the_models_threshold_or_an_override() -> None:
-    m = model(lexical_top=2.0)
+    m = stump("lexical_top", 2.0)
     weak, strong = evidence(lexical_top=-1.0), evidence(lexical_top=1.0)
     assert Abstainer(model=m).decide(strong, "any", True).answered
     assert not Abstainer(model=m).decide(weak, "any", True).answered
@@ -101,6 +124,19 @@ def test_evidence_from_a_retrieval() -> None:
     assert found.unknown_share == pytest.approx(0.5)
     assert found.quote_lexical == pytest.approx(0.5)
     assert found.quantity_missing == 0.0 and found.language_mismatch == 0.0
+    assert found.dense_other_language == 0.0  # no candidate in another language
+
+
+def test_evidence_notes_how_close_the_best_paragraph_in_the_other_language_is() -> None:
+    german = Chunk(1, "de.txt", None, None, None, 1, (Sentence("Der Zoo hat 14 Zebras.", 0, 22),))
+    english = Chunk(
+        2, "en.txt", None, None, None, 1, (Sentence("The city has a new tram line.", 0, 29),)
+    )
+    candidates = (Candidate(english, 0.88, 0.5, 0.88), Candidate(german, 0.84, 0.0, 0.84))
+    retrieval = Retrieval(candidates, {"zebras": 1.0}, ())
+    found = gather_evidence("How many zebras does the zoo have?", "en", retrieval, candidates, [])
+    assert found.dense_other_language == pytest.approx(0.84)
+    assert found.language_mismatch == 0.0
 
 
 # --- with the real model ---------------------------------------------------------------------
