@@ -26,8 +26,9 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.settings import Settings
 from bot.watch import ArticleWatcher
+from index.backend import service_lock
 from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
-from index.lock import IndexLockedError, ServiceLock
+from index.lock import IndexLockedError
 from index.store import IndexError_
 from index.sync import SyncReport
 from retrieval.live import LiveIndex
@@ -310,7 +311,7 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     """
     settings: Settings = application.bot_data[SETTINGS_KEY]
     live: LiveIndex = application.bot_data[LIVE_KEY]
-    lock = ServiceLock(settings.index_dir)
+    lock = service_lock(settings.index_location)
     lock.acquire()
     loop = asyncio.get_running_loop()
 
@@ -342,6 +343,6 @@ async def stop_watching(application: Application) -> None:
     watcher: ArticleWatcher | None = application.bot_data.pop(WATCHER_KEY, None)
     if watcher is not None:
         await asyncio.to_thread(watcher.stop)
-    lock: ServiceLock | None = application.bot_data.pop(SERVICE_LOCK_KEY, None)
+    lock = application.bot_data.pop(SERVICE_LOCK_KEY, None)
     if lock is not None:
         lock.release()
