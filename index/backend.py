@@ -194,3 +194,37 @@ def describe(location: Location) -> str:
 
         return describe_url(str(location))
     return str(location)
+
+
+def copy_index(source: StoreReader, location: Location) -> int:
+    """Copy one generation of an index to `location` as a fresh index (what `--rebuild`
+    would make), vectors and all: the embedded index moves into PostgreSQL (or back)
+    without embedding anything again. Returns the generation published at `location`."""
+    with writer_lock(location, wait_seconds=30):
+        manifest = source.manifest
+        writer = open_writer(
+            location, source.embedder_id, manifest.dimension, None, pipeline=manifest.pipeline
+        )
+        try:
+            states = source.article_states()
+            for record in source.articles():
+                ids = source.article_chunk_ids(record.path)
+                found = source.sentence_vectors(ids)
+                raw = source.article_text(record.path)
+                if raw is None:
+                    raise RuntimeError(f"{record.path} vanished from the source while copying")
+                writer.add_article(
+                    path=record.path,
+                    raw=raw,
+                    content_hash=record.content_hash,
+                    title=record.title,
+                    date=record.date,
+                    chunks=source.chunks(ids),
+                    chunk_vectors=source.chunk_vectors(ids),
+                    sentence_vectors=[found[i] for i in ids] if len(found) == len(ids) else None,
+                    size=states[record.path].size,
+                    mtime_ns=states[record.path].mtime_ns,
+                )
+            return published_generation(writer.publish())
+        finally:
+            writer.close()
