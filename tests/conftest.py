@@ -189,12 +189,11 @@ def index_location(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def real_pg_answerer(pg_server, real_embedder):
+def real_pg_answerer(pg_server, real_index: Path, real_embedder):
     """`real_answerer` on the PostgreSQL store: the sample articles, the real model."""
-    from index.backend import open_store
-    from index.sync import sync_index
+    from index.backend import copy_index, open_store
     from retrieval.answerer import Answerer
 
     location = new_pg_index(pg_server)
-    sync_index(SAMPLE_ARTICLES, location, real_embedder)
+    copy_index(open_store(real_index, real_embedder.model_id), location)  # no second embedding
     return Answerer(open_store(location, real_embedder.model_id), real_embedder)
