@@ -101,6 +101,23 @@ def describe(location: str) -> str:
     return f"postgresql://{where}"
 
 
+def with_schema(location: str, schema: str) -> str:
+    """The URL of the index kept in `schema` of the same database (created by its writer)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    separator = "&" if "?" in location else "?"
+    return f"{location}{separator}options=-csearch_path%3D{schema},public"
+
+
+def named_schema(location: str) -> str | None:
+    """The first schema of a `search_path` the URL sets, if it sets one."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    options = str(conninfo_to_dict(location).get("options") or "")
+    found = re.search(r"search_path\s*=\s*([^,\s]+)", options)
+    return found.group(1).strip('"') if found else None
+
+
 def connect(location: str, *, autocommit: bool = True, vectors: bool = True):
     """A connection named after this process (what lock errors show), with pgvector's types
     registered when the extension exists."""
@@ -814,6 +831,23 @@ class PgServiceLock(_AdvisoryLock):
         )
 
 
+def _reported(method: Callable) -> Callable:
+    """A writer's step that loses its connection raises `StoreUnavailableError` (an
+    `IndexError_`: front ends print it; the unpublished generation is rolled back)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            if _lost(exc):
+                raise _unavailable(self.location, exc) from exc
+            raise
+
+    return wrapper
+
+
 class PgIndexWriter:
     """Writes changes as generations in one open transaction. Callers hold `PgWriterLock`.
 
@@ -841,7 +875,11 @@ class PgIndexWriter:
                 raise _unavailable(location, exc) from None
             raise
         try:
-            self._db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            # in `public`, so the indexes of every schema (search_path name,public) see it
+            self._db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+            schema = named_schema(location)
+            if schema and schema != "$user":
+                self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._db.execute(GENERATIONS_SCHEMA)
             _register_vector(self._db)
             self.schema = _schema_exists(self._db)
@@ -874,6 +912,7 @@ class PgIndexWriter:
             raise
         self.changed = False
 
+    @_reported
     def remove_article(self, path: str) -> int:
         """Drop an article from the next generation; returns how many chunks it had."""
         g = self.generation
@@ -892,6 +931,7 @@ class PgIndexWriter:
         self.changed = self.changed or bool(articles)
         return len(lengths)
 
+    @_reported
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         self._db.execute(
             f"UPDATE {self.tables}_articles SET size = %s, mtime_ns = %s WHERE path = %s "
@@ -899,6 +939,7 @@ class PgIndexWriter:
             (size, mtime_ns, path),
         )
 
+    @_reported
     def add_article(
         self,
         *,
@@ -965,6 +1006,7 @@ class PgIndexWriter:
         self._articles += 1
         self.changed = True
 
+    @_reported
     def publish(self) -> int:
         """Insert the generation's row and commit: readers see all of it from now on. Then
         delete rows and table sets that no kept or leased generation sees."""
@@ -1021,6 +1063,7 @@ class PgIndexWriter:
             if tables not in kept and tables != self.tables:
                 self._db.execute(f"DROP TABLE IF EXISTS {tables}_chunks, {tables}_articles")
 
+    @_reported
     def commit(self) -> None:
         """Keep in-place updates (`touch`) without publishing a generation."""
         self._db.commit()

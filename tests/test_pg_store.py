@@ -330,6 +330,8 @@ def test_a_bot_keeps_answering_across_a_database_restart(
         assert live.refresh() is None  # keeps the snapshot it has
         with pytest.raises(StoreUnavailableError, match="cannot reach the index"):
             live.answer(ANCHOR_FACT)
+        with pytest.raises(StoreUnavailableError, match="is the PostgreSQL server running"):
+            live.sync(lock_wait_seconds=0)  # `newsbot watch` prints it and tries again later
         server.start()
         assert live.answer(ANCHOR_FACT).quotes[0].article == ANCHOR
         add_anchor(articles_dir, SECOND, SECOND_FACT)
