@@ -258,7 +258,8 @@ class _Leases:
 
     def __init__(self, location: str) -> None:
         self.location = location
-        self._lock = threading.Lock()
+        # reentrant: a snapshot collected mid-`hold` releases its lease in the same thread
+        self._lock = threading.RLock()
         self._held: dict[tuple[int, int], int] = {}
         self._connection = None
 
@@ -617,7 +618,9 @@ class PgIndexStore:
 
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`:
-        FTS5's `bm25()` (k1 1.2, b 0.75, idf floored at 1e-6) over the snapshot's chunks."""
+        FTS5's `bm25()` (k1 1.2, b 0.75, idf floored at 1e-6) over the snapshot's chunks. A
+        term of several words (never one from `retrieval.terms`) counts as its words, where
+        FTS5 would look for the phrase."""
         lexemes = list(dict.fromkeys(w for t in terms if t for w in words(t)))
         if not lexemes or k <= 0:
             return []

@@ -39,11 +39,13 @@ class PgServer:
 
     def __init__(self) -> None:
         self.bin = binaries()
-        self.root = Path(tempfile.mkdtemp(prefix="newsbot-pg-"))
+        root = os.geteuid() == 0
+        # as root the server's user must reach its folder: /tmp, not a private TMPDIR
+        self.root = Path(tempfile.mkdtemp(prefix="newsbot-pg-", dir="/tmp" if root else None))
         self.data = self.root / "data"
         self.port = _free_port()
         self.user: str | None = None
-        if os.geteuid() == 0:
+        if root:
             import pwd
 
             try:
