@@ -758,6 +758,10 @@ CREATE TABLE {t}_chunks (
 CREATE INDEX {t}_chunks_by_id ON {t}_chunks (id);
 CREATE INDEX {t}_chunks_by_article ON {t}_chunks (article, position);
 CREATE INDEX {t}_chunks_by_removed ON {t}_chunks (removed) WHERE removed IS NOT NULL;
+"""
+# Built at a new table set's first publish: over the rows written so far at once (a rebuild:
+# all of them), which is several times faster than growing an HNSW graph row by row.
+SEARCH_INDEXES = """
 CREATE INDEX {t}_chunks_vector ON {t}_chunks USING hnsw (vector vector_ip_ops);
 CREATE INDEX {t}_chunks_terms ON {t}_chunks USING gin (terms);
 """
@@ -901,7 +905,9 @@ class PgIndexWriter:
                     if statement.strip():
                         self._db.execute(statement)
                 self._chunks = self._articles = self._tokens = 0
+                self._indexes_pending = True
             else:
+                self._indexes_pending = False
                 self.tables = base.database
                 self._chunks, self._articles = base.chunks, base.articles
                 self._tokens = int(
@@ -1013,6 +1019,13 @@ class PgIndexWriter:
     def publish(self) -> int:
         """Insert the generation's row and commit: readers see all of it from now on. Then
         delete rows and table sets that no kept or leased generation sees."""
+        if self._indexes_pending:
+            # an HNSW graph built within memory is built several times faster
+            self._db.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for statement in SEARCH_INDEXES.format(t=self.tables).split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._indexes_pending = False
         self._db.execute(
             f"INSERT INTO {GENERATIONS} (generation, format_version, embedder_id, dimension, "
             "created_at, tables, chunks, articles, pipeline, tokens) "
