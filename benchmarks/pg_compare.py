@@ -104,7 +104,7 @@ WORDS = [f"w{i}" for i in range(20_000)]
 
 
 def synthetic(args: argparse.Namespace, url: str, tmp: Path) -> None:
-    """N random unit vectors with Zipf-distributed words, written to both stores."""
+    """N unit vectors around topics, with Zipf-distributed words, written to both stores."""
     n, dim, per_article = args.synthetic, 384, 10
     rng = np.random.default_rng(7)
     location = with_schema(url, f"synthetic_{n}")
@@ -114,6 +114,12 @@ def synthetic(args: argparse.Namespace, url: str, tmp: Path) -> None:
     }
     started = {name: 0.0 for name in writers}
     ranks = np.minimum(rng.zipf(1.3, size=n * 40), len(WORDS)) - 1
+    # Embeddings of news paragraphs cluster by topic (uniform random vectors in 384 dimensions
+    # are the worst case of any approximate index, and unlike real ones): 2,000 topics, each
+    # paragraph near one; queries near a paragraph, as a question is near its answer.
+    topics = rng.standard_normal((2000, dim)).astype(np.float32)
+    topics /= np.linalg.norm(topics, axis=1, keepdims=True)
+    samples: list[np.ndarray] = []
     for a in range(n // per_article):
         chunks, texts = [], []
         for c in range(per_article):
@@ -122,8 +128,12 @@ def synthetic(args: argparse.Namespace, url: str, tmp: Path) -> None:
             sentence = Sentence(words, 0, len(words))
             chunks.append(Chunk(i + 1, f"a{a}.txt", None, None, None, c + 1, (sentence,)))
             texts.append(words)
-        vectors = rng.standard_normal((per_article, dim)).astype(np.float32)
+        vectors = topics[rng.integers(0, len(topics), per_article)] + 0.6 * rng.standard_normal(
+            (per_article, dim)
+        ).astype(np.float32) / np.sqrt(dim)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        if a % 97 == 0:
+            samples.append(vectors[0])
         for name, writer in writers.items():
             t = time.perf_counter()
             writer.add_article(
@@ -147,7 +157,8 @@ def synthetic(args: argparse.Namespace, url: str, tmp: Path) -> None:
         flush=True,
     )
     stores = {"embedded": open_store(tmp / "synthetic"), "postgresql": open_store(location)}
-    queries = rng.standard_normal((args.queries, dim)).astype(np.float32)
+    picked = np.array(samples)[rng.integers(0, len(samples), args.queries)]
+    queries = picked + 0.6 * rng.standard_normal(picked.shape).astype(np.float32) / np.sqrt(dim)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     term_sets = [[WORDS[int(r)] for r in rng.integers(50, 5000, size=3)] for _ in queries]
     for name, store in stores.items():
