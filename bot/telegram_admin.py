@@ -26,7 +26,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.settings import Settings
 from bot.watch import ArticleWatcher
-from index.backend import service_lock
+from index.backend import is_postgresql, service_lock
 from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
 from index.lock import IndexLockedError
 from index.store import IndexError_
@@ -239,6 +239,17 @@ def _live(context: ContextTypes.DEFAULT_TYPE) -> LiveIndex:
     return context.application.bot_data[LIVE_KEY]
 
 
+def shared_index_problem(settings: Settings, bot_data: dict) -> str | None:
+    """A shared (PostgreSQL) index is fed by the one process that holds its service lock;
+    another bot must not sync its own articles folder into it (it may hold other files)."""
+    if is_postgresql(settings.index_location) and SERVICE_LOCK_KEY not in bot_data:
+        return (
+            "this bot answers from a shared index that another newsbot process keeps in sync; "
+            "add articles and re-index there"
+        )
+    return None
+
+
 def is_admin(update: Update, settings: Settings) -> bool:
     user = update.effective_user
     return user is not None and user.id in settings.telegram_admin_ids
@@ -250,6 +261,9 @@ async def handle_document(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if not is_admin(update, _settings(context)):
         await message.reply_text(NOT_ADMIN)
+        return
+    if problem := shared_index_problem(_settings(context), context.bot_data):
+        await message.reply_text(f"I can't add files here: {problem}.")
         return
     document = message.document
     original_name = document.file_name or ""
@@ -289,6 +303,9 @@ async def handle_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     if not is_admin(update, _settings(context)):
         await message.reply_text(NOT_ADMIN)
+        return
+    if problem := shared_index_problem(_settings(context), context.bot_data):
+        await message.reply_text(f"Re-indexing is not done here: {problem}.")
         return
     try:
         report = await asyncio.to_thread(_live(context).sync)

@@ -74,3 +74,12 @@ def test_the_store_is_the_embedded_folder_or_a_postgresql_url(monkeypatch) -> No
         load_settings()
     monkeypatch.setenv("NEWSBOT_STORE", "")
     assert load_settings().store == ""
+
+
+def test_only_the_indexer_of_a_shared_index_adds_articles(monkeypatch) -> None:
+    from bot.telegram_admin import SERVICE_LOCK_KEY, shared_index_problem
+
+    assert shared_index_problem(load_settings(), {}) is None  # embedded: the bot syncs
+    monkeypatch.setenv("NEWSBOT_STORE", "postgresql://bot@db/news")
+    assert "another newsbot process keeps in sync" in shared_index_problem(load_settings(), {})
+    assert shared_index_problem(load_settings(), {SERVICE_LOCK_KEY: object()}) is None
