@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index import store as store_module
-from index.backend import open_store
+from index.backend import StoreReader, open_store
 from index.chunking import chunk_article
 from index.cleaning import parse_article
 from index.files import read_article
@@ -39,6 +39,7 @@ def test_save_load_round_trip(articles_dir: Path, index_location, fake_embedder)
 
     store = open_store(index_location, fake_embedder.model_id)
 
+    assert isinstance(store, StoreReader)
     assert store.chunks([c.id for c in expected]) == expected
     assert store.article_text(SAMPLE) == article.text
     vectors = store.sentence_vectors([expected[0].id])[expected[0].id]
