@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from index.model import Chunk
-from index.store import ArticleRecord, ArticleState, Manifest
+from index.store import ArticleRecord, ArticleState, IndexError_, Manifest
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -103,12 +103,25 @@ class StoreWriter(Protocol):
     def close(self) -> None: ...
 
 
+def _pg():
+    """`index.pg_store`, or an `IndexError_` that says what to install."""
+    try:
+        import pgvector.psycopg  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise IndexError_(
+            f"NEWSBOT_STORE=postgresql://… needs the PostgreSQL client ({exc.name} is missing): "
+            "pip install -e '.[postgresql]'"
+        ) from None
+    from index import pg_store
+
+    return pg_store
+
+
 def open_store(location: Location, embedder_id: str | None = None) -> StoreReader:
     """Open the live generation; raises an `IndexError_` that says how to recover."""
     if is_postgresql(location):
-        from index.pg_store import PgIndexStore
-
-        return PgIndexStore.open(str(location), embedder_id)
+        return _pg().PgIndexStore.open(str(location), embedder_id)
     from index.store import IndexStore
 
     return IndexStore.open(Path(location), embedder_id)
@@ -119,9 +132,7 @@ def read_live(
 ) -> tuple[Manifest, dict[str, ArticleState]]:
     """The live manifest and article states, without loading vectors (what a sync needs)."""
     if is_postgresql(location):
-        from index import pg_store
-
-        return pg_store.read_live(str(location), embedder_id)
+        return _pg().read_live(str(location), embedder_id)
     from index import store
 
     return store.read_live(Path(location), embedder_id)
@@ -136,9 +147,7 @@ def open_writer(
     pipeline: str = "",
 ) -> StoreWriter:
     if is_postgresql(location):
-        from index.pg_store import PgIndexWriter
-
-        return PgIndexWriter(str(location), embedder_id, dimension, base, pipeline=pipeline)
+        return _pg().PgIndexWriter(str(location), embedder_id, dimension, base, pipeline=pipeline)
     from index.store import IndexWriter
 
     return IndexWriter(Path(location), embedder_id, dimension, base, pipeline=pipeline)
@@ -156,9 +165,7 @@ def writer_lock(location: Location, *, wait_seconds: float = 0.0) -> AbstractCon
     """One writer per index: a `flock` beside the embedded store, an advisory lock in
     PostgreSQL. Both die with their process (or its connection)."""
     if is_postgresql(location):
-        from index.pg_store import PgWriterLock
-
-        return PgWriterLock(str(location), wait_seconds=wait_seconds)
+        return _pg().PgWriterLock(str(location), wait_seconds=wait_seconds)
     from index.lock import WriterLock
 
     return WriterLock(Path(location), wait_seconds=wait_seconds)
@@ -167,9 +174,7 @@ def writer_lock(location: Location, *, wait_seconds: float = 0.0) -> AbstractCon
 def service_lock(location: Location) -> AbstractContextManager:
     """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index."""
     if is_postgresql(location):
-        from index.pg_store import PgServiceLock
-
-        return PgServiceLock(str(location))
+        return _pg().PgServiceLock(str(location))
     from index.lock import ServiceLock
 
     return ServiceLock(Path(location))
@@ -179,9 +184,7 @@ def live_generation(location: Location) -> int:
     """The live generation's number: one small read (a file, or one row). Raises
     `IndexError_` when the index is missing, damaged or (PostgreSQL) unreachable."""
     if is_postgresql(location):
-        from index import pg_store
-
-        return pg_store.live_generation(str(location))
+        return _pg().live_generation(str(location))
     from index.store import current_generation_dir
 
     return published_generation(current_generation_dir(Path(location)))
@@ -190,9 +193,7 @@ def live_generation(location: Location) -> int:
 def describe(location: Location) -> str:
     """The location for messages: a URL without its password."""
     if is_postgresql(location):
-        from index.pg_store import describe as describe_url
-
-        return describe_url(str(location))
+        return _pg().describe(str(location))
     return str(location)
 
 

@@ -371,3 +371,12 @@ def test_both_stores_give_the_same_answers(real_answerer, real_pg_answerer):
             if not (a.answered == b.answered and scores and set(quotes_a) == set(quotes_b)):
                 differences.append((question, quotes_a, quotes_b))
     assert not differences
+
+
+def test_without_the_postgresql_client_the_error_says_what_to_install(monkeypatch):
+    from index.store import IndexError_
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pgvector.psycopg", None)
+    with pytest.raises(IndexError_, match=r"pip install -e '\.\[postgresql\]'"):
+        open_store("postgresql://bot@db.invalid/news")
