@@ -633,7 +633,8 @@ class PgIndexStore:
             ), counts AS (
                 SELECT h.key, h.id, h.length, w.lexeme,
                        coalesce(array_length(w.positions, 1), 1) AS tf
-                FROM hits h, unnest(h.terms) w WHERE w.lexeme = ANY(%(lexemes)s)
+                -- only the query's words: marked (weight A), kept, then unnested
+                FROM hits h, unnest(ts_filter(setweight(h.terms, 'A', %(lexemes)s), '{{a}}')) w
             ), df AS (SELECT lexeme, count(*) AS n FROM counts GROUP BY lexeme)
             SELECT c.id, sum(
                 greatest(ln((%(n)s - df.n + 0.5) / (df.n + 0.5)), 1e-6)
