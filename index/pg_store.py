@@ -390,14 +390,35 @@ def _schema_exists(connection) -> str:
     return connection.execute("SELECT current_schema()").fetchone()[0]
 
 
-def _live_row(connection) -> tuple | None:
+def _quoted(schema: str) -> str:
+    return '"' + schema.replace('"', '""') + '"'
+
+
+_schemas: dict[str, str] = {}
+
+
+def index_schema(location: str, connection) -> str | None:
+    """The schema the index at `location` lives in: the one its URL names, else the
+    connection's current schema; None when the named schema does not exist (yet). Every
+    table is read qualified with it: a missing table must never be found in `public`."""
+    if location in _schemas:
+        return _schemas[location]
+    schema = _schema_exists(connection)
+    named = named_schema(location)
+    if named and named != "$user" and named != schema:
+        return None
+    _schemas[location] = schema
+    return schema
+
+
+def _live_row(connection, schema: str) -> tuple | None:
     """The live generation's row, or None when there is no index (yet)."""
     import psycopg
 
     try:
         return connection.execute(
             f"SELECT generation, format_version, embedder_id, dimension, created_at, tables, "
-            f"chunks, articles, pipeline, tokens FROM {GENERATIONS} "
+            f"chunks, articles, pipeline, tokens FROM {_quoted(schema)}.{GENERATIONS} "
             "ORDER BY generation DESC LIMIT 1"
         ).fetchone()
     except psycopg.errors.UndefinedTable:
@@ -443,9 +464,14 @@ def _missing(location: str) -> IndexMissingError:
     return IndexMissingError(f"no index at {describe(location)}: run `newsbot index` to build it")
 
 
+def _live(location: str, connection) -> tuple | None:
+    schema = index_schema(location, connection)
+    return None if schema is None else _live_row(connection, schema)
+
+
 def live_generation(location: str) -> int:
     pool, _ = _resources(location)
-    row = pool.run(_live_row, seconds=LIVE_RETRY_SECONDS)
+    row = pool.run(lambda c: _live(location, c), seconds=LIVE_RETRY_SECONDS)
     if row is None:
         raise _missing(location)
     return int(row[0])
@@ -457,13 +483,15 @@ def read_live(
     """The live manifest and article states (what a sync compares with the files)."""
 
     def work(connection):
-        row = _live_row(connection)
+        schema = index_schema(location, connection)
+        row = None if schema is None else _live_row(connection, schema)
         if row is None:
             raise _missing(location)
         manifest, _ = _manifest(row)
         check_compatible(manifest, location, embedder_id)
         rows = connection.execute(
-            f"SELECT path, content_hash, size, mtime_ns FROM {manifest.database}_articles "
+            "SELECT path, content_hash, size, mtime_ns FROM "
+            f"{_quoted(schema)}.{manifest.database}_articles "
             f"WHERE {visible(manifest.generation)}"
         ).fetchall()
         return manifest, rows
@@ -489,8 +517,8 @@ class PgIndexStore:
         self.location = location
         self.manifest = manifest
         self.tokens = tokens  # words in the snapshot's chunks: BM25's average length
-        self._articles = f"{manifest.database}_articles"
-        self._chunks = f"{manifest.database}_chunks"
+        self._articles = f"{_quoted(schema)}.{manifest.database}_articles"
+        self._chunks = f"{_quoted(schema)}.{manifest.database}_chunks"
         self._visible = visible(manifest.generation)
         self._pool, leases = _resources(location)
         self._lease = (_namespace(schema, "readers"), manifest.generation)
@@ -500,8 +528,11 @@ class PgIndexStore:
     def open(cls, location: str, embedder_id: str | None = None) -> PgIndexStore:
         """Open the live generation; raise an `IndexError_` that says how to recover."""
         pool, leases = _resources(location)
+        schema = pool.run(lambda c: index_schema(location, c))
+        if schema is None:
+            raise _missing(location)
         for _ in range(10):
-            row, schema = pool.run(lambda c: (_live_row(c), _schema_exists(c)))
+            row = pool.run(lambda c: _live_row(c, schema))
             if row is None:
                 raise _missing(location)
             manifest, tokens = _manifest(row)
@@ -510,7 +541,7 @@ class PgIndexStore:
             leases.hold(namespace, manifest.generation)
             # A writer deletes only rows the live generation's predecessor cannot see:
             # leased while at most one generation newer exists, none of ours are gone.
-            now = pool.run(_live_row)
+            now = pool.run(lambda c: _live_row(c, schema))
             if now is not None and int(now[0]) <= manifest.generation + 1:
                 break
             leases.release(namespace, manifest.generation)
@@ -705,8 +736,8 @@ class PgIndexStore:
 
 # --- writing ------------------------------------------------------------------------------
 
-GENERATIONS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {GENERATIONS} (
+GENERATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {g} (
     generation bigint PRIMARY KEY,
     format_version integer NOT NULL,
     embedder_id text NOT NULL,
@@ -735,8 +766,8 @@ CREATE TABLE {t}_articles (
     added bigint NOT NULL,
     removed bigint
 );
-CREATE INDEX {t}_articles_by_path ON {t}_articles (path);
-CREATE INDEX {t}_articles_by_removed ON {t}_articles (removed) WHERE removed IS NOT NULL;
+CREATE INDEX {n}_articles_by_path ON {t}_articles (path);
+CREATE INDEX {n}_articles_by_removed ON {t}_articles (removed) WHERE removed IS NOT NULL;
 CREATE TABLE {t}_chunks (
     key bigserial PRIMARY KEY,
     id bigint NOT NULL,
@@ -756,15 +787,15 @@ CREATE TABLE {t}_chunks (
     added bigint NOT NULL,
     removed bigint
 );
-CREATE INDEX {t}_chunks_by_id ON {t}_chunks (id);
-CREATE INDEX {t}_chunks_by_article ON {t}_chunks (article, position);
-CREATE INDEX {t}_chunks_by_removed ON {t}_chunks (removed) WHERE removed IS NOT NULL;
+CREATE INDEX {n}_chunks_by_id ON {t}_chunks (id);
+CREATE INDEX {n}_chunks_by_article ON {t}_chunks (article, position);
+CREATE INDEX {n}_chunks_by_removed ON {t}_chunks (removed) WHERE removed IS NOT NULL;
 """
 # Built at a new table set's first publish: over the rows written so far at once (a rebuild:
 # all of them), which is several times faster than growing an HNSW graph row by row.
 SEARCH_INDEXES = """
-CREATE INDEX {t}_chunks_vector ON {t}_chunks USING hnsw (vector vector_ip_ops);
-CREATE INDEX {t}_chunks_terms ON {t}_chunks USING gin (terms);
+CREATE INDEX {n}_chunks_vector ON {t}_chunks USING hnsw (vector vector_ip_ops);
+CREATE INDEX {n}_chunks_terms ON {t}_chunks USING gin (terms);
 """
 
 
@@ -887,21 +918,23 @@ class PgIndexWriter:
             self._db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
             schema = named_schema(location)
             if schema and schema != "$user":
-                self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            self._db.execute(GENERATIONS_SCHEMA)
-            _register_vector(self._db)
+                self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(schema)}")
             self.schema = _schema_exists(self._db)
+            self._g = f"{_quoted(self.schema)}.{GENERATIONS}"  # every name qualified
+            self._db.execute(GENERATIONS_SCHEMA.format(g=self._g))
+            _register_vector(self._db)
             self._db.autocommit = False
             live = self._db.execute(
-                f"SELECT coalesce(max(generation), 0) FROM {GENERATIONS}"
+                f"SELECT coalesce(max(generation), 0) FROM {self._g}"
             ).fetchone()[0]
             self.generation = max(base.generation if base else 0, int(live)) + 1
             if base is None:
                 self.tables = f"{TABLE_PREFIX}{self.generation}"
+                self._t = f"{_quoted(self.schema)}.{self.tables}"
                 for name in ("articles", "chunks"):  # left by a crash between two statements
-                    self._db.execute(f"DROP TABLE IF EXISTS {self.tables}_{name}")
+                    self._db.execute(f"DROP TABLE IF EXISTS {self._t}_{name}")
                 for statement in TABLES_SCHEMA.format(
-                    t=self.tables, dimension=self.dimension
+                    t=self._t, n=self.tables, dimension=self.dimension
                 ).split(";"):
                     if statement.strip():
                         self._db.execute(statement)
@@ -910,10 +943,11 @@ class PgIndexWriter:
             else:
                 self._indexes_pending = False
                 self.tables = base.database
+                self._t = f"{_quoted(self.schema)}.{self.tables}"
                 self._chunks, self._articles = base.chunks, base.articles
                 self._tokens = int(
                     self._db.execute(
-                        f"SELECT tokens FROM {GENERATIONS} WHERE generation = %s",
+                        f"SELECT tokens FROM {self._g} WHERE generation = %s",
                         (base.generation,),
                     ).fetchone()[0]
                 )
@@ -927,12 +961,12 @@ class PgIndexWriter:
         """Drop an article from the next generation; returns how many chunks it had."""
         g = self.generation
         lengths = self._db.execute(
-            f"UPDATE {self.tables}_chunks SET removed = %s WHERE article = %s "
+            f"UPDATE {self._t}_chunks SET removed = %s WHERE article = %s "
             "AND removed IS NULL RETURNING length",
             (g, path),
         ).fetchall()
         articles = self._db.execute(
-            f"UPDATE {self.tables}_articles SET removed = %s WHERE path = %s AND removed IS NULL",
+            f"UPDATE {self._t}_articles SET removed = %s WHERE path = %s AND removed IS NULL",
             (g, path),
         ).rowcount
         self._chunks -= len(lengths)
@@ -944,7 +978,7 @@ class PgIndexWriter:
     @_reported
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         self._db.execute(
-            f"UPDATE {self.tables}_articles SET size = %s, mtime_ns = %s WHERE path = %s "
+            f"UPDATE {self._t}_articles SET size = %s, mtime_ns = %s WHERE path = %s "
             "AND removed IS NULL",
             (size, mtime_ns, path),
         )
@@ -968,7 +1002,7 @@ class PgIndexWriter:
         self.remove_article(path)
         g = self.generation
         self._db.execute(
-            f"INSERT INTO {self.tables}_articles (path, content_hash, size, mtime_ns, title, "
+            f"INSERT INTO {self._t}_articles (path, content_hash, size, mtime_ns, title, "
             "date, chunk_count, indexed_at, raw, added) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (path, content_hash, size, mtime_ns, title, date, len(chunks), time.time(), raw, g),
@@ -1006,7 +1040,7 @@ class PgIndexWriter:
         if rows:
             with self._db.cursor() as cursor:
                 cursor.executemany(
-                    f"INSERT INTO {self.tables}_chunks (id, article, position, title, date, "
+                    f"INSERT INTO {self._t}_chunks (id, article, position, title, date, "
                     "section, paragraph, starts, ends, texts, vector, sentence_vectors, terms, "
                     "length, added) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                     "%s::tsvector, %s, %s)",
@@ -1023,12 +1057,12 @@ class PgIndexWriter:
         if self._indexes_pending:
             # an HNSW graph built within memory is built several times faster
             self._db.execute("SET LOCAL maintenance_work_mem = '512MB'")
-            for statement in SEARCH_INDEXES.format(t=self.tables).split(";"):
+            for statement in SEARCH_INDEXES.format(t=self._t, n=self.tables).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             self._indexes_pending = False
         self._db.execute(
-            f"INSERT INTO {GENERATIONS} (generation, format_version, embedder_id, dimension, "
+            f"INSERT INTO {self._g} (generation, format_version, embedder_id, dimension, "
             "created_at, tables, chunks, articles, pipeline, tokens) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
@@ -1068,17 +1102,18 @@ class PgIndexWriter:
         live one's predecessor, which readers may be opening, and every leased one)."""
         oldest = min(self._leased(), default=self.generation)
         upto = min(oldest, self.generation - 1)
-        self._db.execute(f"DELETE FROM {self.tables}_chunks WHERE removed <= %s", (upto,))
-        self._db.execute(f"DELETE FROM {self.tables}_articles WHERE removed <= %s", (upto,))
-        self._db.execute(f"DELETE FROM {GENERATIONS} WHERE generation < %s", (upto,))
-        kept = {t for (t,) in self._db.execute(f"SELECT DISTINCT tables FROM {GENERATIONS}")}
+        self._db.execute(f"DELETE FROM {self._t}_chunks WHERE removed <= %s", (upto,))
+        self._db.execute(f"DELETE FROM {self._t}_articles WHERE removed <= %s", (upto,))
+        self._db.execute(f"DELETE FROM {self._g} WHERE generation < %s", (upto,))
+        kept = {t for (t,) in self._db.execute(f"SELECT DISTINCT tables FROM {self._g}")}
         for (name,) in self._db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
             (self.schema, f"{TABLE_PREFIX}%\\_chunks"),
         ).fetchall():
             tables = name.removesuffix("_chunks")
             if tables not in kept and tables != self.tables:
-                self._db.execute(f"DROP TABLE IF EXISTS {tables}_chunks, {tables}_articles")
+                old = f"{_quoted(self.schema)}.{tables}"
+                self._db.execute(f"DROP TABLE IF EXISTS {old}_chunks, {old}_articles")
 
     @_reported
     def commit(self) -> None:

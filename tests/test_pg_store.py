@@ -380,3 +380,25 @@ def test_without_the_postgresql_client_the_error_says_what_to_install(monkeypatc
     monkeypatch.setitem(sys.modules, "pgvector.psycopg", None)
     with pytest.raises(IndexError_, match=r"pip install -e '\.\[postgresql\]'"):
         open_store("postgresql://bot@db.invalid/news")
+
+
+def test_a_url_naming_a_missing_schema_never_reads_another_index(articles_dir: Path):
+    from index.pg_store import with_schema
+    from index.store import IndexMissingError
+    from tests.pg_server import PgServer
+
+    server = PgServer()  # its own: an index in `public` would be seen by every search_path
+    public, missing = server.url(), with_schema(server.url(), "nosuch")
+    empty = new_pg_index(server)
+    try:
+        sync_index(articles_dir, public, FakeEmbedder())
+        assert len(open_store(public).articles()) == 5
+        for location in (missing, empty):  # not public's index, though search_path ends there
+            with pytest.raises(IndexMissingError, match="newsbot index"):
+                open_store(location)
+        sync_index(articles_dir, missing, FakeEmbedder())  # the indexer creates the schema
+        assert len(open_store(missing).articles()) == 5
+    finally:
+        for location in (public, missing, empty):
+            close_connections(location)
+        server.close()
