@@ -221,7 +221,10 @@ def run_chat(
 
         embedder = load_embedder(settings.embedding_model)
         live = LiveIndex(
-            settings.articles_dir, settings.index_dir, embedder, candidates=settings.candidates
+            settings.articles_dir,
+            settings.index_location,
+            embedder,
+            candidates=settings.candidates,
         )
     open_or_build(live, stderr)
     on_terminal = _is_tty(stdin) and _is_tty(stdout)

@@ -18,8 +18,8 @@ from rich.progress import (
 )
 
 from bot.settings import Settings
+from index.backend import open_store
 from index.embedders import Embedder, load_embedder
-from index.store import IndexStore
 from index.sync import ProgressCallback, SyncReport, sync_index
 from retrieval.answerer import Answerer
 
@@ -27,7 +27,7 @@ from retrieval.answerer import Answerer
 def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
     """Load the model and the live index; raises `IndexError_` with a recovery hint."""
     embedder = embedder or load_embedder(settings.embedding_model)
-    store = IndexStore.open(settings.index_dir, embedder.model_id)
+    store = open_store(settings.index_location, embedder.model_id)
     return Answerer(store, embedder, candidates=settings.candidates)
 
 
@@ -70,7 +70,11 @@ def run_sync(
     console = console or Console(stderr=True)
     with progress_bar(console) as progress:
         report = sync_index(
-            settings.articles_dir, settings.index_dir, embedder, rebuild=rebuild, progress=progress
+            settings.articles_dir,
+            settings.index_location,
+            embedder,
+            rebuild=rebuild,
+            progress=progress,
         )
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.backend import POSTGRESQL_SCHEMES
+
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
 IdList = Annotated[frozenset[int], NoDecode]
@@ -25,8 +27,7 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path(".newsbot/index"), alias="NEWSBOT_INDEX_DIR")
     embedding_model: str = Field("multilingual-e5-small-q4", alias="NEWSBOT_EMBEDDING_MODEL")
     candidates: int = Field(20, alias="NEWSBOT_CANDIDATES", ge=1, le=1000)
-    # Empty: the embedded index in `index_dir`. A PostgreSQL store is in the contract but not
-    # built yet: refusing is better than silently answering from another index.
+    # Empty: the embedded index in `index_dir`; `postgresql://…`: the index in PostgreSQL.
     store: str = Field("", alias="NEWSBOT_STORE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str = Field(DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
@@ -46,13 +47,19 @@ class Settings(BaseSettings):
 
     @field_validator("store")
     @classmethod
-    def _only_the_embedded_store(cls, value: str) -> str:
-        if value.strip():
+    def _embedded_or_postgresql(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(POSTGRESQL_SCHEMES):
             raise ValueError(
-                "NEWSBOT_STORE: only the embedded index is available in this version (the "
-                "PostgreSQL store is not built yet); unset NEWSBOT_STORE to use NEWSBOT_INDEX_DIR"
+                "NEWSBOT_STORE: expected a postgresql://… URL, or nothing for the embedded "
+                "index in NEWSBOT_INDEX_DIR"
             )
-        return ""
+        return value
+
+    @property
+    def index_location(self) -> Path | str:
+        """Where the index lives: the `NEWSBOT_STORE` URL, else the `index_dir` folder."""
+        return self.store or self.index_dir
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -64,4 +71,6 @@ def load_settings(**overrides: object) -> Settings:
     """Settings with command-line options (non-None `overrides`) winning over the environment."""
     settings = Settings()
     changes = {k: v for k, v in overrides.items() if v is not None}
+    if "index_dir" in changes and "store" not in changes:
+        changes["store"] = ""  # `--index DIR` wins over NEWSBOT_STORE too
     return settings.model_copy(update=changes) if changes else settings

@@ -26,8 +26,9 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot.settings import Settings
 from bot.watch import ArticleWatcher
+from index.backend import is_postgresql, service_lock
 from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
-from index.lock import IndexLockedError, ServiceLock
+from index.lock import IndexLockedError
 from index.store import IndexError_
 from index.sync import SyncReport
 from retrieval.live import LiveIndex
@@ -238,6 +239,17 @@ def _live(context: ContextTypes.DEFAULT_TYPE) -> LiveIndex:
     return context.application.bot_data[LIVE_KEY]
 
 
+def shared_index_problem(settings: Settings, bot_data: dict) -> str | None:
+    """A shared (PostgreSQL) index is fed by the one process that holds its service lock;
+    another bot must not sync its own articles folder into it (it may hold other files)."""
+    if is_postgresql(settings.index_location) and SERVICE_LOCK_KEY not in bot_data:
+        return (
+            "this bot answers from a shared index that another newsbot process keeps in sync; "
+            "add articles and re-index there"
+        )
+    return None
+
+
 def is_admin(update: Update, settings: Settings) -> bool:
     user = update.effective_user
     return user is not None and user.id in settings.telegram_admin_ids
@@ -249,6 +261,9 @@ async def handle_document(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if not is_admin(update, _settings(context)):
         await message.reply_text(NOT_ADMIN)
+        return
+    if problem := shared_index_problem(_settings(context), context.bot_data):
+        await message.reply_text(f"I can't add files here: {problem}.")
         return
     document = message.document
     original_name = document.file_name or ""
@@ -289,6 +304,9 @@ async def handle_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if not is_admin(update, _settings(context)):
         await message.reply_text(NOT_ADMIN)
         return
+    if problem := shared_index_problem(_settings(context), context.bot_data):
+        await message.reply_text(f"Re-indexing is not done here: {problem}.")
+        return
     try:
         report = await asyncio.to_thread(_live(context).sync)
     except (IndexError_, IndexLockedError) as exc:
@@ -310,7 +328,7 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     """
     settings: Settings = application.bot_data[SETTINGS_KEY]
     live: LiveIndex = application.bot_data[LIVE_KEY]
-    lock = ServiceLock(settings.index_dir)
+    lock = service_lock(settings.index_location)
     lock.acquire()
     loop = asyncio.get_running_loop()
 
@@ -342,6 +360,6 @@ async def stop_watching(application: Application) -> None:
     watcher: ArticleWatcher | None = application.bot_data.pop(WATCHER_KEY, None)
     if watcher is not None:
         await asyncio.to_thread(watcher.stop)
-    lock: ServiceLock | None = application.bot_data.pop(SERVICE_LOCK_KEY, None)
+    lock = application.bot_data.pop(SERVICE_LOCK_KEY, None)
     if lock is not None:
         lock.release()

@@ -63,7 +63,9 @@ from bot.telegram_state import (
     BOT_DATA_SETTINGS,
 )
 from bot.telegram_texts import COMMANDS, text, user_language
+from index.backend import is_postgresql
 from index.lock import ServiceLockedError
+from index.store import IndexMissingError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -277,10 +279,19 @@ def _serve(settings: Settings) -> int:
 
     embedder = load_embedder(settings.embedding_model)
     live = LiveIndex(
-        settings.articles_dir, settings.index_dir, embedder, candidates=settings.candidates
+        settings.articles_dir, settings.index_location, embedder, candidates=settings.candidates
     )
-    report = live.sync()
-    print(f"newsbot telegram: index {report.summary()}", file=sys.stderr, flush=True)
+    if is_postgresql(settings.index_location):
+        # A shared index is fed by the one process that holds its service lock (post_init):
+        # a bot on another machine must not sync its own articles folder into it.
+        try:
+            live.load()
+        except IndexMissingError:
+            live.sync()
+        print(f"newsbot telegram: index generation {live.generation}", file=sys.stderr)
+    else:
+        report = live.sync()
+        print(f"newsbot telegram: index {report.summary()}", file=sys.stderr, flush=True)
     application = build_application(settings, live)
     # One event loop for the wait and for run_polling, which finds it with get_event_loop().
     loop = asyncio.new_event_loop()

@@ -27,9 +27,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from bot.settings import Settings
+from index.backend import service_lock
 from index.embedders import load_embedder
 from index.files import ARTICLE_SUFFIXES, discover
-from index.lock import ServiceLock
 from index.sync import SyncReport
 from retrieval.live import LiveIndex
 
@@ -350,10 +350,13 @@ def _call_safely(callback: Callable[..., object], *args: object) -> None:
 def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int:
     """Sync, then keep syncing on changes until Ctrl-C/SIGTERM (or `stop` is set); exit 0."""
     stop = stop or threading.Event()
-    with ServiceLock(settings.index_dir), _sigterm_as_interrupt():
+    with service_lock(settings.index_location), _sigterm_as_interrupt():
         embedder = load_embedder(settings.embedding_model)
         live = LiveIndex(
-            settings.articles_dir, settings.index_dir, embedder, candidates=settings.candidates
+            settings.articles_dir,
+            settings.index_location,
+            embedder,
+            candidates=settings.candidates,
         )
         watcher = ArticleWatcher(
             settings.articles_dir, live.sync, on_synced=_print_report, on_error=_print_error

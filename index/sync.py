@@ -10,12 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
+from index.backend import (
+    Location,
+    as_location,
+    open_writer,
+    published_generation,
+    read_live,
+    writer_lock,
+)
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
 from index.files import ArticleFile, SkippedFile, read_article, relative_name, scan
-from index.lock import WriterLock
-from index.store import ArticleState, IndexMissingError, IndexWriter, Manifest, read_live
+from index.store import ArticleState, IndexMissingError, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,7 @@ class _Todo:
 
 def sync_index(
     articles_dir: Path,
-    index_dir: Path,
+    index_dir: Location,
     embedder: Embedder,
     *,
     rebuild: bool = False,
@@ -105,13 +112,13 @@ def sync_index(
     `retrieval.answerer` quotes only chunks that have them: for measuring with `make eval`).
     """
     started = time.perf_counter()
-    articles_dir, index_dir = Path(articles_dir), Path(index_dir)
+    articles_dir, index_dir = Path(articles_dir), as_location(index_dir)
     if not articles_dir.is_dir():  # a typo or an unmounted share, not "all articles deleted"
         raise ArticlesFolderMissingError(
             f"the articles folder {articles_dir} does not exist; the index was left unchanged"
         )
     report = SyncReport()
-    with WriterLock(index_dir, wait_seconds=lock_wait_seconds):
+    with writer_lock(index_dir, wait_seconds=lock_wait_seconds):
         manifest, known = (None, {}) if rebuild else _read_base(index_dir, embedder)
         trusted = known if manifest and manifest.pipeline == PIPELINE_VERSION else {}
         if known and not trusted:
@@ -123,7 +130,7 @@ def sync_index(
             report.generation = manifest.generation
             report.seconds = time.perf_counter() - started
             return report
-        writer = IndexWriter(
+        writer = open_writer(
             index_dir, embedder.model_id, embedder.dimension, manifest, pipeline=PIPELINE_VERSION
         )
         try:
@@ -168,8 +175,8 @@ def sync_index(
     return report
 
 
-def _number(generation_dir: Path) -> int:
-    return int(generation_dir.name.split("-")[-1])
+def _number(published: object) -> int:
+    return published_generation(published)
 
 
 def _changed_files(
@@ -208,7 +215,7 @@ def _changed_files(
 
 
 def _read_base(
-    index_dir: Path, embedder: Embedder
+    index_dir: Location, embedder: Embedder
 ) -> tuple[Manifest | None, dict[str, ArticleState]]:
     """The live generation to build on; a mismatch or damage propagates (`--rebuild` fixes)."""
     try:

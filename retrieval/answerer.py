@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from index.backend import StoreReader
 from index.embedders import Embedder, normalize_rows
-from index.store import IndexStore
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
@@ -34,7 +34,7 @@ class Answerer:
 
     def __init__(
         self,
-        store: IndexStore,
+        store: StoreReader,
         embedder: Embedder,
         *,
         candidates: int | None = None,

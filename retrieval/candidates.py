@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.backend import StoreReader
 from index.model import Chunk
-from index.store import IndexStore
 from retrieval.terms import stem, stems, terms
 
 
@@ -66,7 +66,7 @@ class HybridRetriever:
         self.query_terms = query_terms
         self.max_term_share = max_term_share
 
-    def retrieve(self, store: IndexStore, vector: np.ndarray, question: str) -> Retrieval:
+    def retrieve(self, store: StoreReader, vector: np.ndarray, question: str) -> Retrieval:
         question_terms = terms(question)
         frequencies = store.document_frequencies(question_terms)
         documents = max(len(store), 1)

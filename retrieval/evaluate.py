@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from index.backend import StoreReader
 from index.embedders import Embedder
-from index.store import IndexStore
 from index.verbatim import canonical
 from retrieval.language import detect_language
 from retrieval.model import Answer, Quote
@@ -124,7 +124,7 @@ class DenseBaseline:
     """The plain baseline every table shows: one paragraph = one passage, nearest cosine,
     never abstains."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder) -> None:
+    def __init__(self, store: StoreReader, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
 

@@ -7,14 +7,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.backend import Location, StoreReader, as_location, live_generation, open_store
 from index.embedders import Embedder
-from index.store import (
-    ArticleRecord,
-    IndexError_,
-    IndexMissingError,
-    IndexStore,
-    current_generation_dir,
-)
+from index.store import ArticleRecord, IndexError_, IndexMissingError
 from index.sync import SyncReport, sync_index
 from retrieval.answerer import Answerer
 from retrieval.model import Answer
@@ -66,10 +61,10 @@ class LiveIndex:
     """
 
     def __init__(
-        self, articles_dir: Path, index_dir: Path, embedder: Embedder, *, candidates: int = 20
+        self, articles_dir: Path, index_dir: Location, embedder: Embedder, *, candidates: int = 20
     ) -> None:
         self.articles_dir = Path(articles_dir)
-        self.index_dir = Path(index_dir)
+        self.index_dir = as_location(index_dir)  # a folder or a postgresql:// URL
         self.embedder = embedder
         self.candidates = candidates
         self._answerer: Answerer | None = None
@@ -79,7 +74,7 @@ class LiveIndex:
     def load(self) -> None:
         """Open the live generation (raises `IndexError_` with a recovery hint)."""
         with self._swap_lock:
-            self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
+            self._swap(open_store(self.index_dir, self.embedder.model_id))
 
     @property
     def answerer(self) -> Answerer:
@@ -108,8 +103,9 @@ class LiveIndex:
         """Follow the live generation when another process published a new one.
 
         `newsbot watch`, `newsbot index` or a bot's upload may change the index while this
-        process answers; the `CURRENT` pointer says which generation is live, so one small
-        file read per question keeps a front end current. Returns what changed, or None when
+        process answers; the `CURRENT` pointer (or, in PostgreSQL, the newest generation row)
+        says which generation is live, so one small read per question keeps a front end
+        current. Returns what changed, or None when
         nothing did. A damaged or missing index keeps the snapshot we have (and is logged).
         """
         answerer = self._answerer
@@ -117,11 +113,11 @@ class LiveIndex:
             _ = self.answerer  # opens (or builds) the index: there is nothing to compare with
             return None
         try:
-            live_dir = current_generation_dir(self.index_dir)
+            live = live_generation(self.index_dir)
         except IndexError_ as exc:
             log.warning("keeping the current snapshot: %s", exc)
             return None
-        if live_dir == answerer.store.generation_dir:
+        if live == answerer.store.generation:
             return None
         with self._swap_lock:
             current = self._answerer
@@ -129,7 +125,7 @@ class LiveIndex:
                 return None  # a sync of ours swapped meanwhile; the next call compares again
             before = answerer.store.articles()
             try:
-                store = IndexStore.open(self.index_dir, self.embedder.model_id)
+                store = open_store(self.index_dir, self.embedder.model_id)
             except IndexError_ as exc:
                 log.warning("keeping the current snapshot: %s", exc)
                 return None
@@ -148,11 +144,11 @@ class LiveIndex:
             )
             if self._answerer is None or report.generation != self.generation:
                 with self._swap_lock:
-                    self._swap(IndexStore.open(self.index_dir, self.embedder.model_id))
+                    self._swap(open_store(self.index_dir, self.embedder.model_id))
             log.info("sync: %s", report.summary())
             return report
 
-    def _swap(self, store: IndexStore) -> None:
+    def _swap(self, store: StoreReader) -> None:
         # The old store is not closed: queries in flight may still be reading it. Its
         # memory is released when the last reference goes. Warming up here, in the loading
         # or syncing thread, keeps that one-time work out of the next question's latency.

