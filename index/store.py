@@ -586,26 +586,47 @@ def _live_manifest(
 
 
 def read_live(
-    index_dir: Path, embedder_id: str | None = None
+    index_dir: Path,
+    embedder_id: str | None = None,
+    *,
+    paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> tuple[Manifest, dict[str, ArticleState]]:
     """The live generation's manifest and article states, without loading vectors (what a
-    sync needs); raises like `IndexStore.open`."""
+    sync needs); raises like `IndexStore.open`. With `paths` (and `folders`, relative folder
+    names), only the states of those articles and of the articles below those folders are
+    read, through the index on `path`: a sync of a few changed files costs what they do."""
     index_dir = Path(index_dir)
     _, manifest, database = _live_manifest(index_dir, embedder_id, attempts=1)
     lock = ReaderLock(index_dir, manifest.generation)
+    select = "SELECT path, content_hash, size, mtime_ns FROM articles"
+    seen = visible(manifest.generation)
     try:
         connection = _connect_reader(database)
         try:
-            rows = connection.execute(
-                "SELECT path, content_hash, size, mtime_ns FROM articles "
-                f"WHERE {visible(manifest.generation)}"
-            ).fetchall()
+            if paths is None:
+                rows = connection.execute(f"{select} WHERE {seen}").fetchall()
+            else:
+                rows = []
+                for batch in _batches(list(dict.fromkeys(paths))):
+                    marks = ",".join("?" * len(batch))
+                    rows += connection.execute(
+                        f"{select} WHERE path IN ({marks}) AND {seen}", batch
+                    ).fetchall()
+                for folder in dict.fromkeys(f.rstrip("/") for f in folders):
+                    # every path that starts with "folder/" ("/" + 1 is "0")
+                    rows += connection.execute(
+                        f"{select} WHERE path >= ? AND path < ? AND {seen}",
+                        (f"{folder}/", f"{folder}0"),
+                    ).fetchall()
         finally:
             connection.close()
     except sqlite3.Error as exc:
         raise _corrupt(index_dir, "metadata", exc) from None
     finally:
         lock.release()
+    if paths is not None:
+        return manifest, {path: ArticleState(*state) for path, *state in rows}
     if len(rows) != manifest.articles:
         raise IndexCorruptError(
             f"the index at {index_dir} is damaged ({len(rows)} articles, the manifest says "
