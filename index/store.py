@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import saved_blocks
 from index.files import fsync_dir
 from index.model import Chunk, Sentence
 from index.vectors import SEARCH_THREADS, Block, VectorSet
@@ -654,7 +655,8 @@ def _database_key(database: Path) -> str:
 
 def _load_vectors(database: Path, manifest: Manifest) -> VectorSet:
     """The generation's chunk vectors: from the last snapshot this process opened on the same
-    database plus the rows published since (O(change)), or all of them (start-up)."""
+    database plus the rows published since (O(change)), else from the block a start-up saved
+    (`index.saved_blocks`) plus the rows published since, else all of them from SQLite."""
     with _open_lock:
         alive = [  # alive, so their reader locks kept their rows
             s
@@ -686,8 +688,20 @@ def _load_vectors(database: Path, manifest: Manifest) -> VectorSet:
             if vectors.ntotal == manifest.chunks:
                 return vectors
             log.warning("the index changed under a snapshot; loading all vectors again")
+        index_dir = database.parent
+        saved = saved_blocks.load(
+            index_dir,
+            database,
+            manifest.generation,
+            dimension,
+            connection,
+            lambda condition: _vector_pages(connection, condition),
+        )
+        if saved is not None and saved.ntotal == manifest.chunks:
+            return saved
         pages = _vector_pages(connection, visible(manifest.generation))
         block = Block.from_pages(pages, dimension, manifest.chunks)
+        saved_blocks.save(index_dir, database, manifest.generation, block)
         return VectorSet.of(dimension, [block], set())
     finally:
         connection.close()
