@@ -5,6 +5,7 @@ Layout, in the index folder::
 
     blocks/index-000001.g000042.faiss   the FAISS index (flat or trained IVF) of the rows
                                         generation 42 saw, in key order
+    blocks/index-000001.g000042.npy     their float vectors, if the index holds only codes
     blocks/index-000001.g000042.npz     their row keys and chunk ids, and what they belong to
                                         (database, generation, rows, dimension); written last
 
@@ -35,7 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.vectors import Block, VectorSet
+from index.vectors import Block, VectorSet, is_coded
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ def save(index_dir: Path, database: Path, generation: int, block: Block) -> Path
     try:
         folder.mkdir(exist_ok=True)
         faiss.write_index(block.index, str(folder / f"{temp}.faiss"))
+        if block.exact is not None:
+            np.save(folder / f"{temp}.npy", np.asarray(block.exact, np.float32))
         with open(folder / f"{temp}.npz", "wb") as handle:
             np.savez(
                 handle,
@@ -94,10 +97,12 @@ def save(index_dir: Path, database: Path, generation: int, block: Block) -> Path
                 database=np.array(database.name),
             )
         os.replace(folder / f"{temp}.faiss", folder / f"{name}.faiss")
+        if block.exact is not None:
+            os.replace(folder / f"{temp}.npy", folder / f"{name}.npy")
         os.replace(folder / f"{temp}.npz", folder / f"{name}.npz")  # last: the block is whole
     except (OSError, RuntimeError) as exc:
         log.info("could not save the vector block (%s); the next start builds it again", exc)
-        for suffix in (".faiss", ".npz"):
+        for suffix in (".faiss", ".npy", ".npz"):
             (folder / f"{temp}{suffix}").unlink(missing_ok=True)
         return None
     _prune(index_dir, keep=folder / f"{name}.npz")
@@ -114,7 +119,7 @@ def _prune(index_dir: Path, keep: Path) -> None:
                 if time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS:
                     path.unlink()
             continue
-        if path.suffix not in (".npz", ".faiss"):
+        if path.suffix not in (".npz", ".npy", ".faiss"):
             continue
         if path.with_suffix(".npz") == keep:
             continue
@@ -126,6 +131,7 @@ def _prune(index_dir: Path, keep: Path) -> None:
 def _remove(meta: Path) -> None:
     meta.unlink(missing_ok=True)
     meta.with_suffix(".faiss").unlink(missing_ok=True)
+    meta.with_suffix(".npy").unlink(missing_ok=True)
 
 
 def load(
@@ -170,7 +176,12 @@ def _read(
     index = faiss.read_index(str(index_file), faiss.IO_FLAG_MMAP_IFC)
     if index.ntotal != rows or index.d != dimension:
         raise ValueError(f"{index.ntotal} vectors of {index.d} dimensions, expected {rows}")
-    block = Block(keys, chunk_ids, index)
+    exact = None
+    if is_coded(index):
+        exact = np.load(meta.with_suffix(".npy"), mmap_mode="r")
+        if exact.shape != (rows, dimension) or exact.dtype != np.float32:
+            raise ValueError(f"its vectors are {exact.shape} {exact.dtype}")
+    block = Block(keys, chunk_ids, index, exact)
     _check_sample(block, connection)
     return block
 
@@ -187,7 +198,7 @@ def _check_sample(block: Block, connection: sqlite3.Connection) -> None:
         position = wanted[key]
         stored = np.frombuffer(blob, dtype=np.float32)
         if chunk_id != block.chunk_ids[position] or not np.array_equal(
-            stored, block.index.reconstruct(position)
+            stored, block.rows(np.array([position]))[0]
         ):
             raise ValueError(f"row {key} differs from the database")
 

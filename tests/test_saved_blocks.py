@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import saved_blocks, store
+from index import saved_blocks, store, vectors
 from index.store import IndexStore
 from index.sync import sync_index
 
@@ -39,7 +39,8 @@ def rows_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def start(index_dir: Path, model_id: str) -> IndexStore:
     """An `IndexStore.open` as a fresh process does it: no snapshot of this one to extend."""
     gc.collect()
-    assert not any(store._open_snapshots.values()), "a snapshot is still open"
+    mine = [v for k, v in store._open_snapshots.items() if k.startswith(str(index_dir.resolve()))]
+    assert not any(mine), "a snapshot of this index is still open"
     return IndexStore.open(index_dir, model_id)
 
 
@@ -50,13 +51,23 @@ def answers(opened: IndexStore, embedder, texts: list[str]) -> list[list[int]]:
 QUESTIONS = ["Pinguine in Kiel", "Werft Flensburg", "Putin Bedingungen", "Leuchtturm"]
 
 
+@pytest.mark.parametrize("kind", ["flat", "approximate"])
 def test_a_saved_block_is_reused_by_the_next_start(
-    articles_dir: Path, index_dir: Path, fake_embedder, rows_read: list[int]
+    articles_dir: Path,
+    index_dir: Path,
+    fake_embedder,
+    rows_read: list[int],
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
 ):
+    if kind == "approximate":  # IVF of fast-scan codes + the float vectors beside it
+        monkeypatch.setattr(vectors, "APPROXIMATE_ABOVE", 16)
+        monkeypatch.setattr(vectors, "PROBE_FRACTION", 1)  # every list: comparable answers
     sync_index(articles_dir, index_dir, fake_embedder)
     first = start(index_dir, fake_embedder.model_id)
     chunks = len(first)
     assert rows_read == [chunks]  # built from SQLite, then saved
+    assert vectors.is_coded(first._vectors.blocks[0].index) == (kind == "approximate")
     assert len(list((index_dir / saved_blocks.BLOCKS_DIR).glob("*.faiss"))) == 1
     first.close()
     del first
@@ -64,6 +75,8 @@ def test_a_saved_block_is_reused_by_the_next_start(
     rows_read.clear()
     again = start(index_dir, fake_embedder.model_id)
     assert len(again) == chunks and rows_read == [0]  # nothing read but the newer rows
+    if kind == "approximate":  # the float vectors are mapped from the file
+        assert isinstance(again._vectors.blocks[0].exact, np.memmap)
     again.close()
     del again
 
