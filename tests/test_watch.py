@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import signal
@@ -426,3 +427,28 @@ def test_after_a_failed_sync_of_paths_the_retry_looks_at_everything(tmp_path: Pa
         assert syncs.next() is None  # the retry
     finally:
         assert watcher.stop(timeout=10)
+
+
+def test_rescans_of_a_slow_folder_take_at_most_a_20th_of_the_time(tmp_path: Path, monkeypatch):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    looks: list[float] = []
+
+    def slow_fingerprint(articles_dir: Path):  # a folder of many files
+        looks.append(time.monotonic())
+        time.sleep(0.05)
+        return frozenset()
+
+    monkeypatch.setattr("bot.watch.fingerprint", slow_fingerprint)
+    syncs = ChangedSyncs()
+    watcher = ArticleWatcher(
+        folder, syncs.full, use_events=False, **{**FAST, "rescan_seconds": 0.01}
+    )
+    watcher.start(initial_sync=True)
+    try:
+        time.sleep(2.5)
+    finally:
+        assert watcher.stop(timeout=10)
+    rescans = looks[1:]  # the first is the initial sync's
+    assert 1 <= len(rescans) <= 3, rescans  # >= 1 s apart (20 x 0.05 s), not every 0.01 s
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(rescans))
