@@ -36,7 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.vectors import Block, VectorSet, is_coded
+from index.vectors import Block, VectorSet, is_coded, probes
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,7 @@ def _read(
         raise ValueError(f"{index.ntotal} vectors of {index.d} dimensions, expected {rows}")
     exact = None
     if is_coded(index):
+        index.nprobe = probes(index.nlist)  # today's rule, not the one it was saved under
         exact = np.load(meta.with_suffix(".npy"), mmap_mode="r")
         if exact.shape != (rows, dimension) or exact.dtype != np.float32:
             raise ValueError(f"its vectors are {exact.shape} {exact.dtype}")
