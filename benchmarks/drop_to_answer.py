@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> None:
         shutil.copytree(ARTICLES, articles)
         live = LiveIndex(articles, Path(tmp) / "index", embedder)
         syncs = SyncLog()
-        watcher = ArticleWatcher(articles, live.sync, on_synced=syncs)
+        watcher = ArticleWatcher(
+            articles, live.sync, sync_changed=lambda paths: live.sync(paths=paths), on_synced=syncs
+        )
         initial = watcher.start(initial_sync=True)
         results["initial_sync_s"] = round(initial.seconds, 2) if initial else None
         results["watcher"] = {

@@ -7,7 +7,8 @@ a fixed seed, embedded by `HashEmbedder`, a fast deterministic stand-in for the 
 numbers are the store's and not the model's. Reported, never asserted:
 
 - build: the first `newsbot index` of the archive (wall and CPU seconds);
-- add one article: `sync_index` after one new file (median of 3);
+- add one article: `sync_index` after one new file (median of 3): walking the folder, and
+  given the new file's path as the folder watcher does (`add_one_article_by_path`);
 - open: `IndexStore.open` in a fresh process (start-up), and again in a process that has the
   previous generation open, right after a sync (what a running bot's snapshot swap costs in
   the store; the answerer's own warm-up is not included);
@@ -294,6 +295,15 @@ def run(chunks: int, count: int, work: Path) -> dict[str, object]:
         swaps.append((wall, cpu))
     result["add_one_article_s"] = round(statistics.median(w for w, _ in adds), 3)
     result["add_one_article_cpu_s"] = round(statistics.median(c for _, c in adds), 3)
+    by_path = []
+    for n in range(3, 6):  # as the folder watcher syncs it: only the new file's path
+        name = f"new-{n}.txt"
+        (articles / name).write_text(synthetic_article(rng, pool, 10**7 + n))
+        report, wall, cpu = timed(sync_index, articles, index, embedder, paths=[name])
+        assert report.added == [name], report.summary()
+        by_path.append((wall, cpu))
+    result["add_one_article_by_path_s"] = round(statistics.median(w for w, _ in by_path), 3)
+    result["add_one_article_by_path_cpu_s"] = round(statistics.median(c for _, c in by_path), 3)
     result["swap_s"] = round(statistics.median(w for w, _ in swaps), 3)
     result["swap_cpu_s"] = round(statistics.median(c for _, c in swaps), 3)
     del live

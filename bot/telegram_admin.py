@@ -339,7 +339,12 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
         if on_synced is not None:
             loop.call_soon_threadsafe(_run_hook, application, on_synced, report)
 
-    watcher = ArticleWatcher(settings.articles_dir, live.sync, on_synced=synced)
+    watcher = ArticleWatcher(
+        settings.articles_dir,
+        live.sync,
+        sync_changed=lambda paths: live.sync(paths=paths),
+        on_synced=synced,
+    )
     try:
         watcher.start()  # the first look syncs in the background: no wait before polling
     except BaseException:

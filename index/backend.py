@@ -128,14 +128,28 @@ def open_store(location: Location, embedder_id: str | None = None) -> StoreReade
 
 
 def read_live(
-    location: Location, embedder_id: str | None = None
+    location: Location,
+    embedder_id: str | None = None,
+    *,
+    paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> tuple[Manifest, dict[str, ArticleState]]:
-    """The live manifest and article states, without loading vectors (what a sync needs)."""
+    """The live manifest and article states, without loading vectors (what a sync needs).
+    With `paths` (and `folders`), only the articles at those paths or below those folders."""
     if is_postgresql(location):
-        return _pg().read_live(str(location), embedder_id)
+        manifest, states = _pg().read_live(str(location), embedder_id)
+        if paths is None:
+            return manifest, states
+        wanted = set(paths)
+        prefixes = tuple(f"{f.rstrip('/')}/" for f in folders)
+        return manifest, {
+            name: state
+            for name, state in states.items()
+            if name in wanted or (prefixes and name.startswith(prefixes))
+        }
     from index import store
 
-    return store.read_live(Path(location), embedder_id)
+    return store.read_live(Path(location), embedder_id, paths=paths, folders=folders)
 
 
 def open_writer(

@@ -90,7 +90,7 @@ def scan(articles_dir: Path) -> Discovery:
                 is_dir = is_file = False
             if entry.is_symlink() and not (is_dir or is_file):
                 if path.suffix.lower() in ARTICLE_SUFFIXES or not path.suffix:
-                    found.problems.append(_problem(articles_dir, path, _broken_link(path)))
+                    found.problems.append(_problem(articles_dir, path, broken_link_reason(path)))
                 continue
             if is_dir:
                 (linked if entry.is_symlink() else pending).append(path)
@@ -122,7 +122,7 @@ def _target(link: Path) -> str:
         return "?"
 
 
-def _broken_link(link: Path) -> str:
+def broken_link_reason(link: Path) -> str:
     """Why a link leads nowhere: its target is missing, or links point at each other."""
     try:
         link.stat()

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import saved_blocks
 from index.files import fsync_dir
 from index.model import Chunk, Sentence
 from index.vectors import SEARCH_THREADS, Block, VectorSet
@@ -586,26 +587,47 @@ def _live_manifest(
 
 
 def read_live(
-    index_dir: Path, embedder_id: str | None = None
+    index_dir: Path,
+    embedder_id: str | None = None,
+    *,
+    paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> tuple[Manifest, dict[str, ArticleState]]:
     """The live generation's manifest and article states, without loading vectors (what a
-    sync needs); raises like `IndexStore.open`."""
+    sync needs); raises like `IndexStore.open`. With `paths` (and `folders`, relative folder
+    names), only the states of those articles and of the articles below those folders are
+    read, through the index on `path`: a sync of a few changed files costs what they do."""
     index_dir = Path(index_dir)
     _, manifest, database = _live_manifest(index_dir, embedder_id, attempts=1)
     lock = ReaderLock(index_dir, manifest.generation)
+    select = "SELECT path, content_hash, size, mtime_ns FROM articles"
+    seen = visible(manifest.generation)
     try:
         connection = _connect_reader(database)
         try:
-            rows = connection.execute(
-                "SELECT path, content_hash, size, mtime_ns FROM articles "
-                f"WHERE {visible(manifest.generation)}"
-            ).fetchall()
+            if paths is None:
+                rows = connection.execute(f"{select} WHERE {seen}").fetchall()
+            else:
+                rows = []
+                for batch in _batches(list(dict.fromkeys(paths))):
+                    marks = ",".join("?" * len(batch))
+                    rows += connection.execute(
+                        f"{select} WHERE path IN ({marks}) AND {seen}", batch
+                    ).fetchall()
+                for folder in dict.fromkeys(f.rstrip("/") for f in folders):
+                    # every path that starts with "folder/" ("/" + 1 is "0")
+                    rows += connection.execute(
+                        f"{select} WHERE path >= ? AND path < ? AND {seen}",
+                        (f"{folder}/", f"{folder}0"),
+                    ).fetchall()
         finally:
             connection.close()
     except sqlite3.Error as exc:
         raise _corrupt(index_dir, "metadata", exc) from None
     finally:
         lock.release()
+    if paths is not None:
+        return manifest, {path: ArticleState(*state) for path, *state in rows}
     if len(rows) != manifest.articles:
         raise IndexCorruptError(
             f"the index at {index_dir} is damaged ({len(rows)} articles, the manifest says "
@@ -633,7 +655,8 @@ def _database_key(database: Path) -> str:
 
 def _load_vectors(database: Path, manifest: Manifest) -> VectorSet:
     """The generation's chunk vectors: from the last snapshot this process opened on the same
-    database plus the rows published since (O(change)), or all of them (start-up)."""
+    database plus the rows published since (O(change)), else from the block a start-up saved
+    (`index.saved_blocks`) plus the rows published since, else all of them from SQLite."""
     with _open_lock:
         alive = [  # alive, so their reader locks kept their rows
             s
@@ -665,8 +688,20 @@ def _load_vectors(database: Path, manifest: Manifest) -> VectorSet:
             if vectors.ntotal == manifest.chunks:
                 return vectors
             log.warning("the index changed under a snapshot; loading all vectors again")
+        index_dir = database.parent
+        saved = saved_blocks.load(
+            index_dir,
+            database,
+            manifest.generation,
+            dimension,
+            connection,
+            lambda condition: _vector_pages(connection, condition),
+        )
+        if saved is not None and saved.ntotal == manifest.chunks:
+            return saved
         pages = _vector_pages(connection, visible(manifest.generation))
         block = Block.from_pages(pages, dimension, manifest.chunks)
+        saved_blocks.save(index_dir, database, manifest.generation, block)
         return VectorSet.of(dimension, [block], set())
     finally:
         connection.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -21,7 +22,16 @@ from index.backend import (
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
-from index.files import ArticleFile, SkippedFile, read_article, relative_name, scan
+from index.files import (
+    ARTICLE_SUFFIXES,
+    ArticleFile,
+    Discovery,
+    SkippedFile,
+    broken_link_reason,
+    read_article,
+    relative_name,
+    scan,
+)
 from index.store import ArticleState, IndexMissingError, Manifest
 
 log = logging.getLogger(__name__)
@@ -98,9 +108,17 @@ def sync_index(
     lock_wait_seconds: float = 0.0,
     batch_articles: int = BATCH_ARTICLES,
     sentence_vectors: bool = True,
+    paths: Iterable[str | Path] | None = None,
 ) -> SyncReport:
     """Embed new and changed articles, drop removed ones, publish the changes. A file that
     cannot be read keeps its previously indexed version.
+
+    `paths` (files or folders, relative to `articles_dir` or absolute below it; e.g. what a
+    folder watcher saw change) limits the sync to them: only they are looked at on disk and
+    only their articles' states are read from the index, so its cost follows the change and
+    not the archive. It gives the index a full walk would for those paths; the other articles
+    are left as they are. It falls back to the full walk when it cannot be sure (a path
+    through a linked folder, the folder itself, an index built by older cleaning rules).
 
     Articles are embedded `batch_articles` at a time (one model call for all their passages)
     and each batch is published as a generation, so a first index is answerable while it
@@ -119,11 +137,17 @@ def sync_index(
         )
     report = SyncReport()
     with writer_lock(index_dir, wait_seconds=lock_wait_seconds):
-        manifest, known = (None, {}) if rebuild else _read_base(index_dir, embedder)
+        names = None if rebuild or paths is None else _relative_names(articles_dir, paths)
+        found = None if names is None else _scan_names(articles_dir, names)
+        manifest, known = (None, {}) if rebuild else _read_base(index_dir, embedder, names)
+        if found is not None and (manifest is None or manifest.pipeline != PIPELINE_VERSION):
+            found = None  # a first index, or every article is re-indexed: walk it all
+        if names is not None and found is None:
+            manifest, known = _read_base(index_dir, embedder)
         trusted = known if manifest and manifest.pipeline == PIPELINE_VERSION else {}
         if known and not trusted:
             log.warning("articles were indexed by older cleaning rules: re-indexing all of them")
-        todo, touched = _changed_files(articles_dir, trusted, report)
+        todo, touched = _changed_files(articles_dir, trusted, report, found)
         removed = sorted(set(known) - report.seen)
 
         if not (todo or removed or touched) and manifest is not None:
@@ -179,14 +203,67 @@ def _number(published: object) -> int:
     return published_generation(published)
 
 
+def _relative_names(articles_dir: Path, paths: Iterable[str | Path]) -> list[str] | None:
+    """Paths as names relative to `articles_dir` (POSIX); None if one is the folder itself
+    (a full walk). Paths outside the folder and hidden ones cannot hold articles: dropped."""
+    names = []
+    root = os.path.abspath(articles_dir)
+    for path in paths:
+        full = os.path.abspath(os.path.join(root, os.fspath(path)))
+        if full == root:
+            return None
+        if not full.startswith(root + os.sep):
+            continue
+        name = PurePosixPath(Path(os.path.relpath(full, root)).as_posix())
+        if not any(part.startswith(".") for part in name.parts):
+            names.append(str(name))
+    return list(dict.fromkeys(names))
+
+
+def _scan_names(articles_dir: Path, names: list[str]) -> Discovery | None:
+    """What a full `scan` would find at these names (files, or folders walked), or None when
+    only a full walk can tell: a name reached through a linked folder, or a folder holding
+    links to folders (`scan` reads each folder once, whichever route comes first)."""
+    found = Discovery()
+    for name in names:
+        path = articles_dir / name
+        parent = articles_dir
+        for part in PurePosixPath(name).parts[:-1]:
+            parent = parent / part
+            if parent.is_symlink():
+                return None
+        if path.is_dir():
+            if path.is_symlink():
+                return None
+            for folder, subfolders, _ in os.walk(path):
+                if any(os.path.islink(os.path.join(folder, sub)) for sub in subfolders):
+                    return None
+            sub = scan(path)
+            found.files.extend(sub.files)
+            found.problems.extend(sub.problems)
+        elif path.is_symlink() and not path.exists():  # a link to nothing, as `scan` says
+            if path.suffix.lower() in ARTICLE_SUFFIXES or not path.suffix:
+                reason = broken_link_reason(path)
+                found.problems.append(SkippedFile(relative_name(articles_dir, path), reason))
+        elif path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
+            found.files.append(path)
+    found.files.sort()
+    found.problems.sort(key=lambda problem: problem.path)
+    return found
+
+
 def _changed_files(
-    articles_dir: Path, trusted: dict[str, ArticleState], report: SyncReport
+    articles_dir: Path,
+    trusted: dict[str, ArticleState],
+    report: SyncReport,
+    found: Discovery | None = None,
 ) -> tuple[list[_Todo], list[tuple[str, int, int]]]:
     """Files to embed, and unchanged files whose size/mtime moved (to record). A file whose
-    size and mtime match what was indexed is not read at all; otherwise its hash decides."""
+    size and mtime match what was indexed is not read at all; otherwise its hash decides.
+    `found`: the files to look at (default: all of `articles_dir`)."""
     todo, touched = [], []
     recent = time.time_ns() - RACY_MTIME_NS
-    found = scan(articles_dir)
+    found = scan(articles_dir) if found is None else found
     report.skipped.extend(found.problems)  # links that lead nowhere
     for path in found.files:
         name = relative_name(articles_dir, path)
@@ -215,11 +292,14 @@ def _changed_files(
 
 
 def _read_base(
-    index_dir: Location, embedder: Embedder
+    index_dir: Location, embedder: Embedder, names: list[str] | None = None
 ) -> tuple[Manifest | None, dict[str, ArticleState]]:
-    """The live generation to build on; a mismatch or damage propagates (`--rebuild` fixes)."""
+    """The live generation to build on, with the states of all articles or of those at
+    `names` (files or folders); a mismatch or damage propagates (`--rebuild` fixes)."""
     try:
-        return read_live(index_dir, embedder.model_id)
+        if names is None:
+            return read_live(index_dir, embedder.model_id)
+        return read_live(index_dir, embedder.model_id, paths=names, folders=names)
     except IndexMissingError:
         return None, {}
 

@@ -53,6 +53,7 @@ class HybridRetriever:
         lexical_k: int = 20,
         query_terms: int = 8,
         max_term_share: float = 0.05,
+        max_query_matches: int = 2_000,
     ) -> None:
         """
         dense_k, lexical_k: how many paragraphs each index proposes (0 turns one off).
@@ -60,11 +61,16 @@ class HybridRetriever:
         max_term_share: a term in more than this share of all paragraphs is left out of the
             full-text query (it still counts in the lexical share); its matches would make the
             query cost grow with the archive while adding little to BM25.
+        max_query_matches: the full-text query's terms, rarest first, are together in at most
+            this many paragraphs (none if the rarest alone is in more): BM25 scores every
+            match, ~10 µs each, so this bounds its cost in a large archive. An archive of
+            fewer paragraphs is never limited by it.
         """
         self.dense_k = dense_k
         self.lexical_k = lexical_k
         self.query_terms = query_terms
         self.max_term_share = max_term_share
+        self.max_query_matches = max_query_matches
 
     def retrieve(self, store: StoreReader, vector: np.ndarray, question: str) -> Retrieval:
         question_terms = terms(question)
@@ -75,7 +81,12 @@ class HybridRetriever:
         dense = dict(store.search(vector, self.dense_k)) if self.dense_k else {}
         known = sorted((t for t in question_terms if frequencies[t]), key=frequencies.get)
         rare = [t for t in known if frequencies[t] <= self.max_term_share * documents]
-        query = (rare or known[:1])[: self.query_terms]
+        query, matches = [], 0
+        for term in (rare or known[:1])[: self.query_terms]:
+            matches += frequencies[term]
+            if matches > self.max_query_matches:
+                break
+            query.append(term)
         lexical = [i for i, _ in store.lexical_search(query, self.lexical_k)] if query else []
         extra = [i for i in dict.fromkeys(lexical) if i not in dense]
         if extra:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +133,15 @@ class LiveIndex:
             self._swap(store)
         return IndexChange.between(before, store.articles())
 
-    def sync(self, *, rebuild: bool = False, lock_wait_seconds: float = 30.0) -> SyncReport:
-        """Blocking: run it in a worker thread from async code (`asyncio.to_thread`)."""
+    def sync(
+        self,
+        *,
+        rebuild: bool = False,
+        lock_wait_seconds: float = 30.0,
+        paths: Iterable[str | Path] | None = None,
+    ) -> SyncReport:
+        """Blocking: run it in a worker thread from async code (`asyncio.to_thread`).
+        `paths`: only these files or folders changed (see `index.sync.sync_index`)."""
         with self._sync_lock:
             report = sync_index(
                 self.articles_dir,
@@ -141,6 +149,7 @@ class LiveIndex:
                 self.embedder,
                 rebuild=rebuild,
                 lock_wait_seconds=lock_wait_seconds,
+                paths=paths,
             )
             if self._answerer is None or report.generation != self.generation:
                 with self._swap_lock:

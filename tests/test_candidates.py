@@ -64,3 +64,31 @@ def test_fusion_adds_the_lexical_share_to_the_cosine(store) -> None:
     assert [c.score for c in fused] == sorted((c.score for c in fused), reverse=True)
     plain = LexicalFusion(weight=0.0).fuse(result.candidates)
     assert [c.score for c in plain] == [c.dense for c in plain]
+
+
+def test_the_full_text_query_is_bounded_by_how_many_paragraphs_its_terms_match(store) -> None:
+    asked: list[list[str]] = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def __len__(self) -> int:
+            return len(store)
+
+        def lexical_search(self, terms, k):
+            asked.append(list(terms))
+            return store.lexical_search(terms, k)
+
+    vector = FakeEmbedder().embed_queries(["Frachtschiff Rotterdam Zebras"])[0]
+    question = "Frachtschiff aus Rotterdam, Zebras aus Kenia"
+    for limit in (10, 2, 0):
+        HybridRetriever(max_term_share=1.0, max_query_matches=limit).retrieve(
+            Spy(), vector, question
+        )
+    # each term is in one paragraph: all four, then the two rarest (ties by question order),
+    # then none (no full-text query)
+    assert asked == [
+        ["frachtschiff", "rotterdam", "zebras", "kenia"],
+        ["frachtschiff", "rotterdam"],
+    ]

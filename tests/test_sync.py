@@ -5,12 +5,14 @@ URL (a real server, see conftest)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from index.backend import open_store
-from index.store import IndexMismatchError, list_generations
+from index.store import IndexMismatchError, IndexStore, list_generations
 from index.sync import sync_index
 from tests.conftest import FakeEmbedder
 
@@ -304,3 +306,106 @@ def pg_tables(location: str) -> set[str]:
                 "AND tablename LIKE 'newsbot\\_t%'"
             )
         }
+
+
+# --- a sync of the paths that changed ------------------------------------------------------
+
+
+def _index_contents(index_dir: Path, model_id: str) -> dict[str, tuple[str, list[int]]]:
+    store = IndexStore.open(index_dir, model_id)
+    return {a.path: (a.content_hash, store.article_chunk_ids(a.path)) for a in store.articles()}
+
+
+def test_a_sync_of_the_changed_paths_gives_the_index_a_full_walk_gives(
+    articles_dir: Path, tmp_path: Path, fake_embedder
+):
+    by_paths, by_walk = tmp_path / "by-paths", tmp_path / "by-walk"
+    (articles_dir / "old" / "deep").mkdir(parents=True)
+    (articles_dir / "old" / "deep" / "x.txt").write_text("Alt\n\nDer Leuchtturm in Kiel.\n")
+    (articles_dir / "old" / "y.md").write_text("Alt\n\nDie Werft in Flensburg.\n")
+    for index in (by_paths, by_walk):
+        sync_index(articles_dir, index, fake_embedder)
+    # every kind of change: new, edited, deleted, a folder removed and one moved in, a bad
+    # file, a broken link, an unchanged file touched, a hidden file, a name outside
+    (articles_dir / "neu.txt").write_text("Neu\n\nIn Kiel legte ein Frachter voller Pinguine an.\n")
+    (articles_dir / SAMPLE).write_text((articles_dir / SAMPLE).read_text() + "\n\nNachtrag.\n")
+    removed = sorted(articles_dir.glob("00[2-3]*.txt"))
+    for path in removed:
+        path.unlink()
+    shutil.rmtree(articles_dir / "old")
+    moved_in = tmp_path / "incoming"
+    (moved_in / "sub").mkdir(parents=True)
+    (moved_in / "sub" / "z.txt").write_text("Zu\n\nEin Segelboot in Rostock.\n")
+    moved_in.rename(articles_dir / "incoming")
+    (articles_dir / "bad.txt").write_bytes(b"caf\xe9")
+    (articles_dir / "link.txt").symlink_to(tmp_path / "nothing.txt")
+    touched = sorted(articles_dir.glob("00[4-5]*.txt"))[0]
+    os.utime(touched, ns=(1, 1))
+    (articles_dir / ".swap.txt").write_text("Versteckt\n\nNicht indexiert.\n")
+    changed = [
+        "neu.txt",
+        articles_dir / SAMPLE,  # absolute paths work too
+        *[p.name for p in removed],
+        "old",
+        "incoming",
+        "bad.txt",
+        "link.txt",
+        touched.name,
+        ".swap.txt",
+        tmp_path / "elsewhere.txt",
+    ]
+
+    report = sync_index(articles_dir, by_paths, fake_embedder, paths=changed)
+    walked = sync_index(articles_dir, by_walk, fake_embedder)
+
+    model = fake_embedder.model_id
+    assert _index_contents(by_paths, model) == _index_contents(by_walk, model)
+    assert (report.added, report.updated, report.removed) == (
+        walked.added,
+        walked.updated,
+        walked.removed,
+    )
+    assert report.skipped == walked.skipped and len(report.skipped) == 2
+    assert report.unchanged == 1  # the touched file; the others were not looked at
+    # the touched file's new mtime was recorded: the next walk does not read it again
+    again = sync_index(articles_dir, by_paths, fake_embedder)
+    assert not again.changed
+
+
+def test_a_sync_of_some_paths_leaves_the_other_articles_alone(
+    articles_dir: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    (articles_dir / SAMPLE).unlink()  # not named: still indexed
+    (articles_dir / "neu.txt").write_text("Neu\n\nIn Kiel legte ein Frachter an.\n")
+    embedded = fake_embedder.passages_embedded
+
+    report = sync_index(articles_dir, index_dir, fake_embedder, paths=["neu.txt"])
+
+    assert report.added == ["neu.txt"] and not report.removed and report.unchanged == 0
+    assert fake_embedder.passages_embedded - embedded == 1  # its one-sentence paragraph
+    paths = {a.path for a in IndexStore.open(index_dir, fake_embedder.model_id).articles()}
+    assert SAMPLE in paths and "neu.txt" in paths
+
+
+def test_a_sync_of_paths_walks_everything_when_it_cannot_be_sure(
+    articles_dir: Path, tmp_path: Path, index_dir: Path, fake_embedder
+):
+    sync_index(articles_dir, index_dir, fake_embedder)
+    (articles_dir / SAMPLE).unlink()
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "r.txt").write_text("Real\n\nDer Hafen von Kiel.\n")
+    (articles_dir / "linked").symlink_to(real)
+
+    # a path through a linked folder: a full walk (which also sees the deleted article)
+    report = sync_index(articles_dir, index_dir, fake_embedder, paths=["linked/r.txt"])
+    assert report.added == ["linked/r.txt"] and report.removed == [SAMPLE]
+    assert report.unchanged == 4
+    # the folder itself
+    (articles_dir / "neu.txt").write_text("Neu\n\nIn Kiel legte ein Frachter an.\n")
+    report = sync_index(articles_dir, index_dir, fake_embedder, paths=[articles_dir])
+    assert report.added == ["neu.txt"] and report.unchanged == 5
+    # no index yet: a first index of everything
+    report = sync_index(articles_dir, tmp_path / "fresh", fake_embedder, paths=["neu.txt"])
+    assert len(report.added) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import signal
@@ -306,7 +307,8 @@ def test_newsbot_watch_syncs_reports_refuses_a_second_and_stops_cleanly(
         watch.wait_for_line("watching")
 
         (articles_dir / "kiel.txt").write_text(article(1))
-        watch.wait_for_line("added 1, updated 0, removed 0, unchanged 5")
+        # only the new file is looked at: the 5 others are not walked
+        watch.wait_for_line("added 1, updated 0, removed 0, unchanged 0")
         (articles_dir / "bad.txt").write_bytes(b"caf\xe9")
         watch.wait_for_line("skipped bad.txt: not valid UTF-8")
 
@@ -361,3 +363,92 @@ def test_the_watcher_survives_its_own_errors(watched, tmp_path: Path, monkeypatc
     (tmp_path / "articles" / "one.txt").write_text(article(1))
     syncs.wait()
     assert "one.txt" in syncs.seen[-1]
+
+
+class ChangedSyncs:
+    """`sync` and `sync_changed` stand-ins recording which one ran, with which paths."""
+
+    def __init__(self, fail_times: int = 0) -> None:
+        self.calls: queue.Queue[list[str] | None] = queue.Queue()
+        self.fail_times = fail_times
+
+    def full(self) -> SyncReport:
+        self.calls.put(None)
+        return SyncReport()
+
+    def changed(self, paths: list[str]) -> SyncReport:
+        self.calls.put(paths)
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("index busy")
+        return SyncReport()
+
+    def next(self, timeout: float = 10) -> list[str] | None:
+        return self.calls.get(timeout=timeout)
+
+
+@pytest.mark.parametrize("use_events", [True, False], ids=["events", "rescan-only"])
+def test_the_watcher_syncs_only_the_paths_that_changed(tmp_path: Path, use_events: bool):
+    folder = tmp_path / "articles"
+    (folder / "sub").mkdir(parents=True)
+    for n in range(3):
+        (folder / "sub" / f"{n}.txt").write_text(article(n))
+    syncs = ChangedSyncs()
+    watcher = ArticleWatcher(
+        folder, syncs.full, sync_changed=syncs.changed, use_events=use_events, **FAST
+    )
+    watcher.start(initial_sync=True)
+    try:
+        assert syncs.next() is None  # the first sync looks at everything
+        (folder / "new.txt").write_text(article(9))
+        assert syncs.next() == ["new.txt"]
+        (folder / "sub" / "1.txt").unlink()
+        (folder / "sub" / "2.txt").write_text(article(22))
+        seen = set(syncs.next())
+        while not {"sub/1.txt", "sub/2.txt"} <= seen:  # events may split them in two
+            seen |= set(syncs.next())
+        assert seen <= {"sub", "sub/1.txt", "sub/2.txt"}
+        with pytest.raises(queue.Empty):  # the synced state is the baseline: no rescan sync
+            syncs.next(timeout=1.0)
+    finally:
+        assert watcher.stop(timeout=10)
+
+
+def test_after_a_failed_sync_of_paths_the_retry_looks_at_everything(tmp_path: Path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    syncs = ChangedSyncs(fail_times=1)
+    watcher = ArticleWatcher(folder, syncs.full, sync_changed=syncs.changed, **FAST)
+    watcher.start(initial_sync=True)
+    try:
+        assert syncs.next() is None
+        (folder / "new.txt").write_text(article(1))
+        assert syncs.next() == ["new.txt"]  # fails
+        assert syncs.next() is None  # the retry
+    finally:
+        assert watcher.stop(timeout=10)
+
+
+def test_rescans_of_a_slow_folder_take_at_most_a_20th_of_the_time(tmp_path: Path, monkeypatch):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    looks: list[float] = []
+
+    def slow_fingerprint(articles_dir: Path):  # a folder of many files
+        looks.append(time.monotonic())
+        time.sleep(0.05)
+        return frozenset()
+
+    monkeypatch.setattr("bot.watch.fingerprint", slow_fingerprint)
+    syncs = ChangedSyncs()
+    watcher = ArticleWatcher(
+        folder, syncs.full, use_events=False, **{**FAST, "rescan_seconds": 0.01}
+    )
+    watcher.start(initial_sync=True)
+    try:
+        time.sleep(2.5)
+    finally:
+        assert watcher.stop(timeout=10)
+    rescans = looks[1:]  # the first is the initial sync's
+    assert 1 <= len(rescans) <= 3, rescans  # >= 1 s apart (20 x 0.05 s), not every 0.01 s
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(rescans))
