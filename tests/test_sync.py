@@ -384,7 +384,7 @@ def test_a_sync_of_some_paths_leaves_the_other_articles_alone(
 
     assert report.added == ["neu.txt"] and not report.removed and report.unchanged == 0
     assert fake_embedder.passages_embedded - embedded == 1  # its one-sentence paragraph
-    paths = {a.path for a in IndexStore.open(index_dir, fake_embedder.model_id).articles()}
+    paths = {a.path for a in open_store(index_dir, fake_embedder.model_id).articles()}
     assert SAMPLE in paths and "neu.txt" in paths
 
 
