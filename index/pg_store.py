@@ -37,7 +37,6 @@ import re
 import socket
 import threading
 import time
-import unicodedata
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -57,6 +56,7 @@ from index.store import (
     Manifest,
     visible,
 )
+from index.words import tokens
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,6 @@ MAX_POSITION = 16383  # tsvector positions stop there
 REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
 
 T = TypeVar("T")
-
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # as retrieval.terms: letters and digits
 
 
 class StoreUnavailableError(IndexError_):
@@ -351,17 +349,6 @@ def _namespace(schema: str, kind: str) -> int:
 # --- words --------------------------------------------------------------------------------
 
 
-def fold(word: str) -> str:
-    """Lower case without diacritics: what the embedded store's FTS5 tokenizer
-    (`unicode61 remove_diacritics 2`) and `retrieval.terms.fold` make of a word."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def words(text: str) -> list[str]:
-    return [fold(t) for t in _TOKEN.findall(text)]
-
-
 def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -380,7 +367,7 @@ def tsvector_literal(tokens: Sequence[str]) -> str:
 
 def chunk_words(chunk: Chunk) -> list[str]:
     """What the embedded store's full-text table holds for a chunk: title, section, text."""
-    return words(" ".join(filter(None, [chunk.title, chunk.section, chunk.text])))
+    return tokens(" ".join(filter(None, [chunk.title, chunk.section, chunk.text])))
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -652,7 +639,7 @@ class PgIndexStore:
         FTS5's `bm25()` (k1 1.2, b 0.75, idf floored at 1e-6) over the snapshot's chunks. A
         term of several words (never one from `retrieval.terms`) counts as its words, where
         FTS5 would look for the phrase."""
-        lexemes = list(dict.fromkeys(w for t in terms if t for w in words(t)))
+        lexemes = list(dict.fromkeys(w for t in terms if t for w in tokens(t)))
         if not lexemes or k <= 0:
             return []
         documents = max(len(self), 1)

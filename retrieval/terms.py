@@ -1,18 +1,13 @@
 """Words as the lexical signal sees them: folded like the index's full-text tokenizer.
 
-The store's FTS5 table uses `unicode61 remove_diacritics 2`: letters and digits make tokens,
-everything else separates them, case and diacritics are folded. `terms` does the same to a
-question, and drops function words — the only word lists here, and they are language-level
+Folding is `index.words`, where the stores take their words from; `terms` folds a question the
+same way and drops function words — the only word lists here, and they are language-level
 (English and German articles, pronouns, auxiliaries, question words), not about any topic.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
-
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+from index.words import fold, raw_tokens
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -44,21 +39,9 @@ FUNCTION_WORDS = word_set(
 )
 
 
-@functools.lru_cache(maxsize=65536)
-def fold(word: str) -> str:
-    """Lower case without diacritics (Zürich -> zurich), as the full-text tokenizer folds."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def tokens(text: str) -> list[str]:
-    """Every folded token, in order."""
-    return [fold(t) for t in _TOKEN.findall(text)]
-
-
 def terms(text: str) -> list[str]:
     """The content terms of a question or passage: folded tokens minus function words, once."""
-    folded = (fold(t) for t in _TOKEN.findall(text))
+    folded = (fold(t) for t in raw_tokens(text))
     return list(dict.fromkeys(t for t in folded if t not in _FOLDED_FUNCTION_WORDS))
 
 
