@@ -71,6 +71,7 @@ COLUMNS = (
     ("MRR", "mrr", "{:>5.2f}"),
     ("prec", "quote_precision", "{:>5.2f}"),
     ("chars", "quote_chars", "{:>5.0f}"),
+    ("chars@1", "first_quote_chars", "{:>7.0f}"),
     ("q/ans", "quotes_per_answer", "{:>5.2f}"),
     ("abst-un", "abstained_unanswerable", "{:>7.2f}"),
     ("abst-ans", "abstained_answerable", "{:>8.2f}"),

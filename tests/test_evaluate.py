@@ -91,6 +91,10 @@ def test_metrics_per_language_and_report(tmp_path: Path) -> None:
     assert en["abstained_unanswerable"] == 0.0
     assert (de["hit@3"], de["abstained_answerable"], de["abstained_unanswerable"]) == (0, 1, 1)
     assert everything["questions"] == 5 and everything["answerable"] == 3
+    # the mean over all quotes shown, and over the first quote of each answer
+    assert en["quote_chars"] == round((len(hit.text) * 2 + len(miss.text) * 2) / 4, 1)
+    assert en["first_quote_chars"] == round((len(hit.text) + len(miss.text)) / 2, 1)
+    assert de["first_quote_chars"] is None  # nothing shown
     assert everything["latency_ms"] == {"p50": 12.0, "p95": 12.0, "embed_p50": 10.0}
     json.dumps(report)  # --json prints it as it is
 
