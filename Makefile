@@ -48,6 +48,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.drop_to_answer
 	$(BIN)/python -m benchmarks.worst_files
 	$(BIN)/python -m benchmarks.scale --chunks 10000
+	$(BIN)/python -m benchmarks.scale --chunks 100000 --writer
+	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.scale_million --questions 60
 	$(BIN)/python -m benchmarks.scale_threads
 
 clean:

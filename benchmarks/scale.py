@@ -1,12 +1,14 @@
 """`make bench` at scale: the store's costs on a synthetic archive of N chunks.
 
-    python -m benchmarks.scale [--chunks 10000] [--questions 60] [--dir PATH]
+    python -m benchmarks.scale [--chunks 10000] [--questions 60] [--dir PATH] [--writer]
 
 Articles are real sentences (the sample articles and ../shared/xquad) recombined at random with
 a fixed seed, embedded by `HashEmbedder`, a fast deterministic stand-in for the model, so the
 numbers are the store's and not the model's. Reported, never asserted:
 
-- build: the first `newsbot index` of the archive (wall and CPU seconds);
+- build: the first `newsbot index` of the archive (wall and CPU seconds); with `--writer` the
+  files and the store are written directly instead (`benchmarks.scale_million.build`: no
+  cleaning, `"via": "IndexWriter"`), which takes seconds at 100k chunks, not 20 minutes;
 - add one article: `sync_index` after one new file (median of 3): walking the folder, and
   given the new file's path as the folder watcher does (`add_one_article_by_path`);
 - open: `IndexStore.open` in a fresh process (start-up), and again in a process that has the
@@ -266,22 +268,34 @@ def approximate_recall(bare, questions: list[np.ndarray], k: int = 20) -> dict[s
 # --- the driver ------------------------------------------------------------------------------
 
 
-def run(chunks: int, count: int, work: Path) -> dict[str, object]:
+def run(chunks: int, count: int, work: Path, writer: bool = False) -> dict[str, object]:
     from index.store import IndexStore
     from index.sync import sync_index
 
     embedder = HashEmbedder()
     articles, index = work / "articles", work / "index"
     pool = sentence_pool()
-    write_archive(articles, chunks // CHUNKS_PER_ARTICLE, pool)
     result: dict[str, object] = {"chunks_target": chunks, "sentence_pool": len(pool)}
-    report, wall, cpu = timed(sync_index, articles, index, embedder)
-    result["build"] = {
-        "articles": len(report.added),
-        "chunks": report.chunks_embedded,
-        "s": round(wall, 1),
-        "cpu_s": round(cpu, 1),
-    }
+    if writer:  # the files and the store written directly, as benchmarks.scale_million does
+        from benchmarks.scale_million import build
+
+        built, wall, cpu = timed(build, index, chunks, embedder, pool, articles)
+        result["build"] = {
+            "articles": chunks // CHUNKS_PER_ARTICLE,
+            "chunks": built["chunks"],
+            "s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+            "via": "IndexWriter",
+        }
+    else:
+        write_archive(articles, chunks // CHUNKS_PER_ARTICLE, pool)
+        report, wall, cpu = timed(sync_index, articles, index, embedder)
+        result["build"] = {
+            "articles": len(report.added),
+            "chunks": report.chunks_embedded,
+            "s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+        }
     adds, swaps = [], []
     rng = random.Random(SEED + 2)
     live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)  # a running bot's
@@ -328,6 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunks", type=int, nargs="+", default=[10_000])
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp one)")
+    parser.add_argument(
+        "--writer",
+        action="store_true",
+        help="build by writing the article files and the store directly (IndexWriter, no "
+        "cleaning; seconds at 100k) instead of a first sync_index of the files",
+    )
     parser.add_argument("--reader", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reader is not None:
@@ -335,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     for chunks in args.chunks:
         with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            print(json.dumps(run(chunks, args.questions, Path(tmp)), indent=1), flush=True)
+            result = run(chunks, args.questions, Path(tmp), writer=args.writer)
+            print(json.dumps(result, indent=1), flush=True)
 
 
 if __name__ == "__main__":
