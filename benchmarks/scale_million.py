@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,11 @@ def build(
     return {"chunks": written}
 
 
+def max_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=1_000_000)
@@ -177,8 +183,11 @@ def main(argv: list[str] | None = None) -> None:
         if not (index / "CURRENT").exists():
             built, wall, cpu = timed(build, index, args.chunks, embedder, pool)
             result["build"] = {**built, "s": round(wall, 1), "cpu_s": round(cpu, 1)}
+            result["build"]["max_rss_mb"] = max_rss_mb()
         live, wall, cpu = timed(IndexStore.open, index, embedder.model_id)
         result["first_open_s"], result["first_open_cpu_s"] = round(wall, 2), round(cpu, 2)
+        # this process's peak so far (build, then first open); the reader reports its own
+        result["first_open_max_rss_mb"] = max_rss_mb()
         adds, swaps, rng = [], [], random.Random(SEED + 2)
         articles = Path(tmp) / "articles"  # the new ones only: a sync of its paths walks no
         articles.mkdir()  # folder, so the archive's files need not exist
