@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         result["add_one_article_cpu_s"] = round(statistics.median(c for _, c in adds), 3)
         result["swap_s"] = round(statistics.median(w for w, _ in swaps), 3)
         result["swap_cpu_s"] = round(statistics.median(c for _, c in swaps), 3)
+        result["after_adds_max_rss_mb"] = max_rss_mb()  # three syncs and swaps in this process
         del live
         result["disk_mb"] = round(disk_bytes(index) / 1e6, 1)
         command = [
