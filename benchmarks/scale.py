@@ -72,14 +72,26 @@ class HashEmbedder:
                 self._words[word] = vector
         return vector
 
+    def word_sum(self, text: str) -> np.ndarray:
+        """The text's word vectors summed, before `unit_rows`: a space-joined text sums as its
+        parts do, which lets a build add up sentences it has summed once."""
+        total = np.zeros(self.dimension, dtype=np.float32)
+        for word in WORD.findall(text.lower()):
+            total += self._word(word)
+        return total
+
+    @staticmethod
+    def unit_rows(sums: np.ndarray) -> np.ndarray:
+        """Word sums as embeddings (in place): a small constant keeps an empty text's row finite."""
+        sums[:, 0] += 0.01
+        sums /= np.linalg.norm(sums, axis=1, keepdims=True)
+        return sums
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in WORD.findall(text.lower()):
-                out[row] += self._word(word)
-            out[row, 0] += 0.01
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
-        return out
+            out[row] = self.word_sum(text)
+        return self.unit_rows(out)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts)
@@ -147,6 +159,11 @@ def disk_bytes(folder: Path) -> int:
     return total
 
 
+def max_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -211,7 +228,7 @@ def reader(index_dir: Path, count: int) -> dict[str, object]:
     result["askers_8_qps"] = round(len(asked) / many_wall, 1)
     result["askers_8_over_1"] = round(one_wall / many_wall, 2)
     result["askers_cpu_s_1_vs_8"] = [round(one_cpu, 2), round(many_cpu, 2)]
-    result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["max_rss_mb"] = max_rss_mb()
 
     import faiss  # FAISS alone on the same vectors, one thread, as newsbot searches
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -30,9 +29,9 @@ from benchmarks.scale import (
     CHUNKS_PER_ARTICLE,
     ROOT,
     SEED,
-    WORD,
     HashEmbedder,
     disk_bytes,
+    max_rss_mb,
     sentence_pool,
     synthetic_article,
     timed,
@@ -52,19 +51,16 @@ class PoolVectors:
     text are its sentences' words), so a build need not look at a word of it again."""
 
     def __init__(self, embedder: HashEmbedder, pool: list[str]) -> None:
-        self.sums = np.zeros((len(pool), embedder.dimension), dtype=np.float32)
-        for row, text in enumerate(pool):
-            for word in WORD.findall(text.lower()):
-                self.sums[row] += embedder._word(word)
+        self.embedder = embedder
+        self.sums = np.stack([embedder.word_sum(text) for text in pool])
 
     def chunks(self, sentences: list[np.ndarray]) -> np.ndarray:
         """Unit vectors of chunks, each given as the pool rows of its sentences."""
         counts = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        out = np.add.reduceat(self.sums[np.concatenate(sentences)], starts, axis=0)
-        out[:, 0] += 0.01
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
-        return out
+        return self.embedder.unit_rows(
+            np.add.reduceat(self.sums[np.concatenate(sentences)], starts, axis=0)
+        )
 
 
 def synthetic_chunks(rng: random.Random, pool: list[str], path: str, n: int):
@@ -156,11 +152,6 @@ def build(
     finally:
         writer.close()
     return {"chunks": written}
-
-
-def max_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports kilobytes)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
