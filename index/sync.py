@@ -107,7 +107,7 @@ def sync_index(
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
     batch_articles: int = BATCH_ARTICLES,
-    sentence_vectors: bool = True,
+    sentence_vectors: bool = False,
     paths: Iterable[str | Path] | None = None,
 ) -> SyncReport:
     """Embed new and changed articles, drop removed ones, publish the changes. A file that
@@ -125,9 +125,10 @@ def sync_index(
     grows and an interrupted one resumes where it stopped. A `rebuild` publishes once at the
     end instead: the old index stays live until the new one is complete.
 
-    `sentence_vectors=False` embeds and stores chunks only (sentences are most of the
-    embedding work); `IndexStore.sentence_vectors` then leaves those chunks out (today's
-    `retrieval.answerer` quotes only chunks that have them: for measuring with `make eval`).
+    Only paragraphs (chunks) are embedded: their sentences' vectors, which quote selection
+    reads for the few paragraphs it quotes from, are embedded when first needed
+    (`retrieval.sentence_vectors`); embedding every sentence here doubled the model's work per
+    article. `sentence_vectors=True` stores them too (what indexes did before; for measuring).
     """
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), as_location(index_dir)

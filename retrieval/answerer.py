@@ -26,6 +26,7 @@ from retrieval.fusion import LexicalFusion
 from retrieval.language import detect_language
 from retrieval.model import Answer
 from retrieval.quotes import QuoteSelector
+from retrieval.sentence_vectors import SentenceVectors
 from retrieval.terms import has_content
 
 
@@ -42,9 +43,12 @@ class Answerer:
         fusion: LexicalFusion | None = None,
         quotes: QuoteSelector | None = None,
         abstainer: Abstainer | None = None,
+        sentences: SentenceVectors | None = None,
         follow_up_weight: float = 0.5,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
+        `sentences`: where the quoted paragraphs' sentence vectors come from (share one
+        between the answerers of successive snapshots to keep its cache);
         `follow_up_weight`: weight of "previous question + question" against the question."""
         self.store = store
         self.embedder = embedder
@@ -55,6 +59,7 @@ class Answerer:
         self.fusion = fusion or LexicalFusion()
         self.quotes = quotes or QuoteSelector()
         self.abstainer = abstainer or Abstainer()
+        self.sentences = sentences or SentenceVectors(embedder)
         self.follow_up_weight = follow_up_weight
 
     def warm_up(self) -> None:
@@ -108,7 +113,7 @@ class Answerer:
             ranked,
             query,
             retrieval.weights,
-            self.store.sentence_vectors,
+            lambda chunks: self.sentences.lookup(self.store, chunks),
             self.store.article_text,
             top=top,
         )

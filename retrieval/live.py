@@ -14,6 +14,7 @@ from index.store import ArticleRecord, IndexError_, IndexMissingError
 from index.sync import SyncReport, sync_index
 from retrieval.answerer import Answerer
 from retrieval.model import Answer
+from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class LiveIndex:
         self.index_dir = as_location(index_dir)  # a folder or a postgresql:// URL
         self.embedder = embedder
         self.candidates = candidates
+        self.sentences = SentenceVectors(embedder)  # outlives snapshots: its cache stays valid
         self._answerer: Answerer | None = None
         self._sync_lock = threading.Lock()  # syncs of this process run one at a time
         self._swap_lock = threading.Lock()  # a refresh and a sync never swap at once
@@ -161,6 +163,8 @@ class LiveIndex:
         # The old store is not closed: queries in flight may still be reading it. Its
         # memory is released when the last reference goes. Warming up here, in the loading
         # or syncing thread, keeps that one-time work out of the next question's latency.
-        answerer = Answerer(store, self.embedder, candidates=self.candidates)
+        answerer = Answerer(
+            store, self.embedder, candidates=self.candidates, sentences=self.sentences
+        )
         answerer.warm_up()
         self._answerer = answerer

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.model import Sentence
+from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from retrieval.candidates import Candidate
 from retrieval.model import Quote
@@ -63,7 +63,7 @@ class QuoteSelector:
         coverage: a quote grows until its sentences hold this share of the paragraph's chance.
         spread: a further quote is shown only if it scores within this of the first one.
         max_quotes: never more quotes than this (callers may ask for fewer).
-        sentence_vectors: score sentences by their stored vectors too, not by words alone.
+        sentence_vectors: score sentences by their own vectors too, not by words alone.
         """
         self.paragraphs = paragraphs
         self.per_paragraph = per_paragraph
@@ -81,13 +81,13 @@ class QuoteSelector:
         ranked: Sequence[Candidate],
         vector: np.ndarray,
         weights: dict[str, float],
-        sentence_vectors: Callable[[list[int]], dict[int, np.ndarray]],
+        sentence_vectors: Callable[[list[Chunk]], dict[int, np.ndarray]],
         article_text: Callable[[str], str | None],
         *,
         top: int,
     ) -> list[Quote]:
         best = list(ranked[: self.paragraphs])
-        stored = sentence_vectors([c.chunk.id for c in best]) if self.sentence_vectors else {}
+        stored = sentence_vectors([c.chunk for c in best]) if self.sentence_vectors else {}
         windows: list[Window] = []
         for candidate in best:
             windows += self._windows(candidate, stored.get(candidate.chunk.id), vector, weights)

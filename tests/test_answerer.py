@@ -43,12 +43,24 @@ def test_answer_api_timing_and_top(fake_store) -> None:
 def test_one_query_embedding_per_question_two_for_a_follow_up(fake_store) -> None:
     embedder = FakeEmbedder()
     answerer = Answerer(fake_store, embedder)
-    queries, passages = embedder.queries_embedded, embedder.passages_embedded
+    queries = embedder.queries_embedded
     answerer.answer(KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 1
     answerer.answer("Und Dnipro?", context=KRYWYJ_SENTENCE)
     assert embedder.queries_embedded - queries == 3
-    assert embedder.passages_embedded == passages  # sentences are never embedded at query time
+
+
+def test_a_quoted_paragraphs_sentences_are_embedded_once(fake_store) -> None:
+    embedder = FakeEmbedder()
+    answerer = Answerer(fake_store, embedder)
+    passages = embedder.passages_embedded
+    assert answerer.answer(KRYWYJ_SENTENCE).quotes
+    embedded = embedder.passages_embedded - passages
+    ids = [i for a in fake_store.articles() for i in fake_store.article_chunk_ids(a.path)]
+    assert 1 <= embedded < sum(len(c.sentences) for c in fake_store.chunks(ids)) / 4
+
+    answerer.answer(KRYWYJ_SENTENCE)
+    assert embedder.passages_embedded - passages == embedded  # the second time from the cache
 
 
 def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store) -> None:

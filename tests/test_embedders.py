@@ -59,7 +59,7 @@ def test_unknown_model_fails_with_a_clear_message(monkeypatch):
 
 
 @pytest.mark.slow
-def test_bundled_model_embeds_a_question_on_one_thread_in_any_thread(real_embedder):
+def test_bundled_model_embeds_small_calls_on_one_thread_in_any_thread(real_embedder):
     import threading
 
     from index.threads import _openmp_of, all_cores
@@ -71,9 +71,11 @@ def test_bundled_model_embeds_a_question_on_one_thread_in_any_thread(real_embedd
         real_embedder.embed_queries(["Wer reist nach Moskau?"])
         seen["query"] = runtime.num_threads
         real_embedder.embed_passages(["Eine Delegation reist nach Moskau."])
+        seen["an answer's sentences"] = runtime.num_threads
+        real_embedder.embed_passages(["Eine Delegation reist nach Moskau."] * 33)
         seen["passages"] = runtime.num_threads
 
     worker = threading.Thread(target=work)
     worker.start()
     worker.join()
-    assert seen == {"query": 1, "passages": all_cores()}
+    assert seen == {"query": 1, "an answer's sentences": 1, "passages": all_cores()}

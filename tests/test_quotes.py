@@ -12,6 +12,7 @@ from index.verbatim import canonical
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
 from retrieval.quotes import QuoteSelector
+from retrieval.sentence_vectors import SentenceVectors
 from tests.conftest import FakeEmbedder, index_of
 
 ARTICLE = (
@@ -32,8 +33,14 @@ def select(store: IndexStore, question: str, selector: QuoteSelector, top: int =
     vector = embedder.embed_queries([question])[0]
     retrieval = HybridRetriever().retrieve(store, vector, question)
     ranked = LexicalFusion().fuse(retrieval.candidates)
+    sentences = SentenceVectors(embedder)
     return selector.select(
-        ranked, vector, retrieval.weights, store.sentence_vectors, store.article_text, top=top
+        ranked,
+        vector,
+        retrieval.weights,
+        lambda chunks: sentences.lookup(store, chunks),
+        store.article_text,
+        top=top,
     )
 
 

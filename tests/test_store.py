@@ -31,7 +31,7 @@ SAMPLE = "004_4a36d75bdf1d0814.txt"
 
 
 def test_save_load_round_trip(articles_dir: Path, index_location, fake_embedder):
-    sync_index(articles_dir, index_location, fake_embedder)
+    sync_index(articles_dir, index_location, fake_embedder, sentence_vectors=True)
     article = read_article(articles_dir, articles_dir / SAMPLE)
     expected = chunk_article(
         parse_article(article.text, SAMPLE), fake_embedder.count_tokens, fake_embedder.max_tokens

@@ -63,8 +63,7 @@ def test_changed_article_is_the_only_one_reembedded(articles_dir: Path, index_di
     assert report.updated == [SAMPLE] and report.unchanged == 4 and not report.added
     store = open_store(index_dir, fake_embedder.model_id)
     chunks = store.chunks(store.article_chunk_ids(SAMPLE))
-    sentences = sum(len(c.sentences) for c in chunks)
-    assert fake_embedder.passages_embedded - embedded == len(chunks) + sentences
+    assert fake_embedder.passages_embedded - embedded == len(chunks)
     assert "Pinguine" in chunks[-1].text
     # the old version's vectors are gone, not duplicated
     assert len(store) == sum(a.chunk_count for a in store.articles())
@@ -224,7 +223,7 @@ def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
     [added] = report.added
     assert added not in done
     chunks = open_store(index_dir).chunks(open_store(index_dir).article_chunk_ids(added))
-    assert embedder.passages_embedded == len(chunks) + sum(len(c.sentences) for c in chunks)
+    assert embedder.passages_embedded == len(chunks)
 
 
 def test_a_rebuild_publishes_once_at_the_end(articles_dir: Path, index_dir, fake_embedder):
@@ -269,14 +268,22 @@ def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir, fake
     assert sync_index(articles_dir, index_dir, fake_embedder).updated == [SAMPLE]
 
 
-def test_sentence_vectors_are_optional(articles_dir: Path, index_dir, fake_embedder):
-    report = sync_index(articles_dir, index_dir, fake_embedder, sentence_vectors=False)
+def test_only_paragraphs_are_embedded_unless_sentence_vectors_are_asked_for(
+    articles_dir: Path, tmp_path: Path, fake_embedder
+):
+    report = sync_index(articles_dir, tmp_path / "chunks", fake_embedder)
 
     assert fake_embedder.passages_embedded == report.chunks_embedded  # chunks only
-    store = open_store(index_dir, fake_embedder.model_id)
+    store = open_store(tmp_path / "chunks", fake_embedder.model_id)
     ids = store.article_chunk_ids(SAMPLE)
     assert store.sentence_vectors(ids) == {}
     assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there
+
+    sync_index(articles_dir, tmp_path / "both", fake_embedder, sentence_vectors=True)
+    stored = open_store(tmp_path / "both", fake_embedder.model_id).sentence_vectors(ids)
+    assert {i: len(v) for i, v in stored.items()} == {
+        c.id: len(c.sentences) for c in store.chunks(ids)
+    }
 
 
 def test_identical_passages_are_embedded_once(tmp_path: Path) -> None:

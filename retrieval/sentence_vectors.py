@@ -1,0 +1,73 @@
+"""Sentence vectors for the few paragraphs quotes are taken from, embedded when first needed.
+
+Quote selection scores the sentences of the best four paragraphs by their own vectors. Embedding
+every sentence of every article at index time doubled the model's work per article (a
+sentence's tokens are its paragraph's tokens once more, plus the model's per-text overhead),
+while an answer reads the sentence vectors of four paragraphs: ~15 short texts, one small model
+call. So the index stores paragraph vectors, and the sentences of a paragraph are embedded the
+first time an answer quotes from it and kept in a bounded cache. An index that stored sentence
+vectors (older indexes, `sync_index(sentence_vectors=True)`) is read as before.
+
+The vectors are those the index would have stored (same model, same text, rounded to float16
+as the store keeps them), so answers do not change; measured with `make eval`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from index.backend import StoreReader
+from index.embedders import Embedder
+from index.model import Chunk
+
+
+class SentenceVectors:
+    """Per paragraph, its sentences' unit vectors: stored ones if the index has them, else
+    embedded now and cached. Safe to share between threads (a chunk's id is derived from its
+    text, so a cached entry stays right across snapshots).
+
+    cache_chunks: paragraphs whose sentence vectors are kept (~1.5 KB per paragraph of
+        four sentences at 384 dimensions in float16; 20,000 of them take ~30 MB).
+    """
+
+    def __init__(self, embedder: Embedder, *, cache_chunks: int = 20_000) -> None:
+        self.embedder = embedder
+        self.cache_chunks = cache_chunks
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.embedded_sentences = 0  # sentences embedded on demand so far (for measuring)
+
+    def lookup(self, store: StoreReader, chunks: Sequence[Chunk]) -> dict[int, np.ndarray]:
+        wanted = {c.id: c for c in chunks if c.sentences}
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            for key in wanted:
+                if (cached := self._cache.get(key)) is not None:
+                    self._cache.move_to_end(key)
+                    found[key] = cached
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            found.update(store.sentence_vectors(missing))
+        todo = [wanted[key] for key in missing if key not in found]
+        if todo:
+            embedded = self._embed(todo)
+            found.update(embedded)
+            with self._lock:
+                self._cache.update(embedded)
+                while len(self._cache) > self.cache_chunks:
+                    self._cache.popitem(last=False)
+        return {key: vectors.astype(np.float32) for key, vectors in found.items()}
+
+    def _embed(self, chunks: list[Chunk]) -> dict[int, np.ndarray]:
+        """One model call for all their sentences, each distinct text once."""
+        texts = [s.text for c in chunks for s in c.sentences]
+        distinct = list(dict.fromkeys(texts))
+        vectors = self.embedder.embed_passages(distinct).astype(np.float16)
+        with self._lock:
+            self.embedded_sentences += len(distinct)
+        row = {text: i for i, text in enumerate(distinct)}
+        return {c.id: vectors[[row[s.text] for s in c.sentences]] for c in chunks}
