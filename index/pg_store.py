@@ -15,8 +15,9 @@ URL keeps several indexes in one database)::
     newsbot_t<N>_articles  raw text and file state per article version
     newsbot_t<N>_chunks    one row per chunk: its sentences, its vector (`vector(dim)` with an
                            HNSW index, inner product = cosine of unit vectors), float16
-                           sentence vectors, and the folded words as a `tsvector` (GIN) for
-                           the lexical signal (BM25 computed in SQL, as FTS5's `bm25`)
+                           sentence vectors if the sync stored them, and the folded words as
+                           a `tsvector` (GIN) for the lexical signal (BM25 computed in SQL, as
+                           FTS5's `bm25`)
 
 `<N>` is the generation that created the table set: the first index and every `--rebuild`
 start a new set (another model may have another dimension), published like any generation;

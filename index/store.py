@@ -4,7 +4,8 @@ Layout of an index directory::
 
     CURRENT              name of the live generation, replaced atomically (os.replace)
     gen-000007/          manifest.json: format, embedder, dimension, database file, chunk count
-    index-000001.sqlite  articles (raw text), chunks (+ vector, + float16 sentence vectors),
+    index-000001.sqlite  articles (raw text), chunks (+ vector; float16 sentence vectors
+                         only if the sync stored them: `sync_index(sentence_vectors=True)`),
                          sentences, the full-text table; WAL mode (-wal, -shm beside it)
     readers/gen-000007   shared `flock` of every process reading generation 7
     writer.lock          see index.lock
