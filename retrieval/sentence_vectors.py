@@ -23,6 +23,7 @@ import numpy as np
 from index.backend import StoreReader
 from index.embedders import Embedder
 from index.model import Chunk
+from index.sync import embed_distinct
 
 
 class SentenceVectors:
@@ -63,11 +64,11 @@ class SentenceVectors:
         return {key: vectors.astype(np.float32) for key, vectors in found.items()}
 
     def _embed(self, chunks: list[Chunk]) -> dict[int, np.ndarray]:
-        """One model call for all their sentences, each distinct text once."""
+        """One model call for all their sentences, each distinct text once (as a sync would)."""
         texts = [s.text for c in chunks for s in c.sentences]
-        distinct = list(dict.fromkeys(texts))
-        vectors = self.embedder.embed_passages(distinct).astype(np.float16)
+        vectors = embed_distinct(self.embedder, texts).astype(np.float16)
         with self._lock:
-            self.embedded_sentences += len(distinct)
-        row = {text: i for i, text in enumerate(distinct)}
-        return {c.id: vectors[[row[s.text] for s in c.sentences]] for c in chunks}
+            self.embedded_sentences += len(set(texts))
+        ends = np.cumsum([len(c.sentences) for c in chunks])
+        pieces = zip(chunks, ends, strict=True)
+        return {c.id: vectors[end - len(c.sentences) : end] for c, end in pieces}
