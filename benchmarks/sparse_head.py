@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                 paragraph = first = three = 0
                 for question, vector in zip(mine, vectors, strict=True):
                     retrieval = answerer.retriever.retrieve(store, vector, question.question)
-                    ranked = answerer.fusion.fuse(retrieval.candidates)
+                    ranked = answerer.fusion.fuse(retrieval.candidates, question.lang)
                     if weight:
                         head, asked = ranked[: args.depth], sparse(question.question)
                         head = [

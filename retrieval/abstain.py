@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.candidates import Candidate, Retrieval, chunk_stems, coverage
-from retrieval.language import detect_language
+from retrieval.language import language_of
 from retrieval.model import Quote
 from retrieval.terms import stems, terms, word_set
 
@@ -149,12 +149,6 @@ def gather_evidence(
         ),
         names_in_top=coverage(chunk_stems(ranked[0].chunk), names) if ranked and names else 0.0,
     )
-
-
-@functools.lru_cache(maxsize=65536)
-def language_of(text: str, default: str) -> str:
-    """A paragraph's language (cached: the same paragraphs come back question after question)."""
-    return detect_language(text, default=default)
 
 
 _CAPITALISED = re.compile(r"\b[^\W\d_][\w-]*|\d[\w.,]*", re.UNICODE)

@@ -107,7 +107,7 @@ class Answerer:
         embedded = time.perf_counter()
         searched_text = f"{context} {question}" if context else question
         retrieval = self.retriever.retrieve(self.store, query, searched_text)
-        ranked = self.fusion.fuse(retrieval.candidates)
+        ranked = self.fusion.fuse(retrieval.candidates, language)
         searched = time.perf_counter()
         quotes = self.quotes.select(
             ranked,
@@ -119,7 +119,7 @@ class Answerer:
         )
         if context:  # judge the question on its own retrieval
             retrieval = self.retriever.retrieve(self.store, own, question)
-            own_ranked = self.fusion.fuse(retrieval.candidates)
+            own_ranked = self.fusion.fuse(retrieval.candidates, language)
         else:
             own_ranked = ranked
         evidence = gather_evidence(question, language, retrieval, own_ranked, quotes)

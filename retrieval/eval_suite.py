@@ -3,8 +3,9 @@
 Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
 turned off at a time, so each stage's contribution is a visible delta. The abstention model is
-fitted on the whole pipeline's evidence, so the lines without the lexical stage or the sentence
-vectors answer whenever there are quotes: compare them with the "- abstention" line.
+fitted on the whole pipeline's evidence, so the lines without the lexical stage, its
+per-language comparison (`retrieval.fusion`) or the sentence vectors answer whenever there are
+quotes: compare them with the "- abstention" line.
 
     python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
@@ -54,8 +55,21 @@ VARIANTS: dict[str, Factory] = {
     "- abstention": lambda store, embedder: Answerer(
         store, embedder, abstainer=Abstainer(enabled=False)
     ),
+    "- per-language lex": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        fusion=LexicalFusion(per_language=False),
+        abstainer=Abstainer(enabled=False),
+    ),
 }
-DEFAULT_VARIANTS = ("baseline", "newsbot", "- abstention", "- lexical", "- sentence vectors")
+DEFAULT_VARIANTS = (
+    "baseline",
+    "newsbot",
+    "- abstention",
+    "- lexical",
+    "- per-language lex",
+    "- sentence vectors",
+)
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
     "xquad-de": "(b) 48 German xquad articles",

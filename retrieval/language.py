@@ -7,9 +7,11 @@ Berlin?") keeps `default`, which callers set to the language of the conversation
 
 from __future__ import annotations
 
+import functools
+
 from index.language import ENGLISH, GERMAN, identify
 
-__all__ = ["ENGLISH", "GERMAN", "MIN_ODDS_CONFIDENCE", "detect_language"]
+__all__ = ["ENGLISH", "GERMAN", "MIN_ODDS_CONFIDENCE", "detect_language", "language_of"]
 
 # One language must be at least twice as likely as the other (probability 2/3); on the 2,380
 # xquad questions the least sure correct guess is 0.67, a bare surname scored ~0.6.
@@ -22,3 +24,9 @@ def detect_language(text: str, default: str = ENGLISH) -> str:
     if guess is None or guess.confidence < MIN_ODDS_CONFIDENCE:
         return default
     return guess.language
+
+
+@functools.lru_cache(maxsize=65536)
+def language_of(text: str, default: str) -> str:
+    """A paragraph's language (cached: the same paragraphs come back question after question)."""
+    return detect_language(text, default=default)
