@@ -623,9 +623,20 @@ def _sentence_starts(chunk: str, language: str) -> list[int]:
     starts = [0]
     for span in spans:
         start = _skip_space(chunk, span.start)
-        if starts[-1] < start < len(chunk):
+        if starts[-1] < start < len(chunk) and not _ordinal_mid_sentence(chunk, start):
             starts.append(start)
     return starts
+
+
+# pysbd reads "N." after a space as a numbered list item and starts a sentence there, which cuts
+# German ordinals out of their sentence ("Im Laufe des | 18. und | 19. Jahrhunderts ..."). A
+# sentence cannot start there while the text before it has not ended: no terminal punctuation.
+_ORDINAL_START = re.compile(r"\d+\.\s")
+_ENDED = re.compile(r"[.!?…:;][\"'“”„»«)\]]*$")
+
+
+def _ordinal_mid_sentence(chunk: str, start: int) -> bool:
+    return bool(_ORDINAL_START.match(chunk, start)) and not _ENDED.search(chunk[:start].rstrip())
 
 
 def _window_stop(text: str, pos: int) -> int:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Bump when cleaning or chunking changes what an article becomes: the next sync then
 # re-indexes every article instead of trusting content hashes made by the old rules.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 # Articles embedded in one model call and published as one generation.
 BATCH_ARTICLES = 64
 # A file modified this recently may change again within the file system's mtime granularity

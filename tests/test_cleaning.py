@@ -189,6 +189,35 @@ def test_ordinal_date_is_not_a_sentence_end():
     assert "Am 17." not in sentences
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Im Laufe des 18. und 19. Jahrhunderts zogen viele nach Westen.",
+        "Die 2., 3. und 4. Zeitachse sind gleich lang.",
+    ],
+)
+def test_an_ordinal_inside_a_sentence_starts_no_sentence(text: str):
+    # pysbd alone reads "18." after a space as a numbered list item and cuts the sentence there
+    assert [text[a:b] for a, b in split_sentences(text, "de")] == [text]
+
+
+def test_an_ordinal_after_a_sentence_end_stays_with_its_sentence():
+    text = "Das Team wurde 2. in der Tabelle. Dann kam der 3. Platz."
+    assert [text[a:b] for a, b in split_sentences(text, "de")] == [
+        "Das Team wurde 2. in der Tabelle.",
+        "Dann kam der 3. Platz.",
+    ]
+
+
+def test_a_numbered_item_after_a_finished_sentence_still_starts_one():
+    text = "Die Punkte lauten: 1. Waffenruhe. 2. Austausch der Gefangenen."
+    assert [text[a:b] for a, b in split_sentences(text, "de")] == [
+        "Die Punkte lauten:",
+        "1. Waffenruhe.",
+        "2. Austausch der Gefangenen.",
+    ]
+
+
 def test_quote_with_a_period_inside_stays_one_sentence():
     sentences = all_sentences(parse(file_named("001")))
     assert "„Wir werden über Land sprechen. Wir werden über Kraftwerke sprechen“, sagte er." in (
