@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from retrieval.candidates import Candidate
-from retrieval.language import language_of
+from retrieval.language import ENGLISH, language_of
 
 
 class LexicalFusion:
@@ -30,7 +30,7 @@ class LexicalFusion:
         self.weight = weight
         self.per_language = per_language
 
-    def fuse(self, candidates: tuple[Candidate, ...], language: str = "en") -> list[Candidate]:
+    def fuse(self, candidates: tuple[Candidate, ...], language: str = ENGLISH) -> list[Candidate]:
         """`language`: the question's, assumed for paragraphs too short to tell."""
         lexical = [c.lexical for c in candidates]
         if self.per_language and candidates:
