@@ -1,7 +1,8 @@
-"""Question -> Answer, in four stages that can each be replaced or turned off for measurement.
+"""Question -> Answer, in stages that can each be replaced or turned off for measurement.
 
 1. retrieve (`retrieval.candidates`): paragraphs from the vector index ∪ the full-text index;
 2. fuse (`retrieval.fusion`): one ranking score from cosine and shared words;
+   then rerank (`retrieval.latent_terms`): the best few by the model's cross-lingual terms;
 3. select quotes (`retrieval.quotes`): the sentences that answer, verbatim, close in score;
 4. decide (`retrieval.abstain`): a fitted model says whether the quotes answer at all.
 
@@ -24,6 +25,7 @@ from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidenc
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
 from retrieval.language import detect_language
+from retrieval.latent_terms import LatentTermRerank
 from retrieval.model import Answer
 from retrieval.quotes import QuoteSelector
 from retrieval.sentence_vectors import SentenceVectors
@@ -44,11 +46,13 @@ class Answerer:
         quotes: QuoteSelector | None = None,
         abstainer: Abstainer | None = None,
         sentences: SentenceVectors | None = None,
+        latent_terms: LatentTermRerank | None = None,
         follow_up_weight: float = 0.5,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `sentences`: where the quoted paragraphs' sentence vectors come from (share one
         between the answerers of successive snapshots to keep its cache);
+        `latent_terms`: the rerank stage (shared between snapshots like `sentences`);
         `follow_up_weight`: weight of "previous question + question" against the question."""
         self.store = store
         self.embedder = embedder
@@ -60,6 +64,7 @@ class Answerer:
         self.quotes = quotes or QuoteSelector()
         self.abstainer = abstainer or Abstainer()
         self.sentences = sentences or SentenceVectors(embedder)
+        self.latent_terms = latent_terms or LatentTermRerank(embedder)
         self.follow_up_weight = follow_up_weight
 
     def warm_up(self) -> None:
@@ -97,6 +102,9 @@ class Answerer:
         if not has_content(question) and not (context and has_content(context)):
             return Answer(question, False, (), language, {"total": 0.0}), None
         context = context.strip() if context else ""
+        searched_text = f"{context} {question}" if context else question
+        asked = self.latent_terms.start(searched_text)
+        own_asked = self.latent_terms.start(question) if context else asked
         if vector is None or context:
             texts = [question, f"{context} {question}"] if context else [question]
             vectors = self.embedder.embed_queries(texts)
@@ -105,9 +113,9 @@ class Answerer:
         else:
             own = query = vector
         embedded = time.perf_counter()
-        searched_text = f"{context} {question}" if context else question
         retrieval = self.retriever.retrieve(self.store, query, searched_text)
         ranked = self.fusion.fuse(retrieval.candidates, language)
+        ranked = self.latent_terms.rerank(ranked, asked, head=self.quotes.paragraphs)
         searched = time.perf_counter()
         quotes = self.quotes.select(
             ranked,
@@ -120,6 +128,9 @@ class Answerer:
         if context:  # judge the question on its own retrieval
             retrieval = self.retriever.retrieve(self.store, own, question)
             own_ranked = self.fusion.fuse(retrieval.candidates, language)
+            own_ranked = self.latent_terms.rerank(
+                own_ranked, own_asked, head=self.quotes.paragraphs
+            )
         else:
             own_ranked = ranked
         evidence = gather_evidence(question, language, retrieval, own_ranked, quotes)

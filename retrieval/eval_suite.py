@@ -4,8 +4,8 @@ Every table shows the plain dense baseline (one paragraph = one passage, nearest
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
 turned off at a time, so each stage's contribution is a visible delta. The abstention model is
 fitted on the whole pipeline's evidence, so the lines without the lexical stage, its
-per-language comparison (`retrieval.fusion`) or the sentence vectors answer whenever there are
-quotes: compare them with the "- abstention" line.
+per-language comparison (`retrieval.fusion`), the latent-term rerank or the sentence vectors
+answer whenever there are quotes: compare them with the "- abstention" line.
 
     python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
@@ -31,6 +31,7 @@ from retrieval.embedding_cache import CachedEmbedder
 from retrieval.eval_corpora import Archive, archives, materialise
 from retrieval.evaluate import DenseBaseline, Question, evaluate, hit_rank
 from retrieval.fusion import LexicalFusion
+from retrieval.latent_terms import LatentTermRerank
 from retrieval.quotes import QuoteSelector
 
 Factory = Callable[[IndexStore, Embedder], object]
@@ -61,6 +62,12 @@ VARIANTS: dict[str, Factory] = {
         fusion=LexicalFusion(per_language=False),
         abstainer=Abstainer(enabled=False),
     ),
+    "- latent terms": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        latent_terms=LatentTermRerank(embedder, weight=0.0),
+        abstainer=Abstainer(enabled=False),
+    ),
 }
 DEFAULT_VARIANTS = (
     "baseline",
@@ -68,6 +75,7 @@ DEFAULT_VARIANTS = (
     "- abstention",
     "- lexical",
     "- per-language lex",
+    "- latent terms",
     "- sentence vectors",
 )
 TITLES = {

@@ -13,6 +13,7 @@ from index.embedders import Embedder
 from index.store import ArticleRecord, IndexError_, IndexMissingError
 from index.sync import SyncReport, sync_index
 from retrieval.answerer import Answerer
+from retrieval.latent_terms import LatentTermRerank
 from retrieval.model import Answer
 from retrieval.sentence_vectors import SentenceVectors
 
@@ -70,6 +71,7 @@ class LiveIndex:
         self.embedder = embedder
         self.candidates = candidates
         self.sentences = SentenceVectors(embedder)  # outlives snapshots: its cache stays valid
+        self.latent_terms = LatentTermRerank(embedder)  # the same
         self._answerer: Answerer | None = None
         self._sync_lock = threading.Lock()  # syncs of this process run one at a time
         self._swap_lock = threading.Lock()  # a refresh and a sync never swap at once
@@ -164,7 +166,11 @@ class LiveIndex:
         # memory is released when the last reference goes. Warming up here, in the loading
         # or syncing thread, keeps that one-time work out of the next question's latency.
         answerer = Answerer(
-            store, self.embedder, candidates=self.candidates, sentences=self.sentences
+            store,
+            self.embedder,
+            candidates=self.candidates,
+            sentences=self.sentences,
+            latent_terms=self.latent_terms,
         )
         answerer.warm_up()
         self._answerer = answerer

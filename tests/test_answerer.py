@@ -63,6 +63,17 @@ def test_a_quoted_paragraphs_sentences_are_embedded_once(fake_store) -> None:
     assert embedder.passages_embedded - passages == embedded  # the second time from the cache
 
 
+def test_latent_terms_once_per_question_and_once_per_reranked_paragraph(fake_store) -> None:
+    embedder = FakeEmbedder(latent_terms=True)
+    answerer = Answerer(fake_store, embedder)
+    assert answerer.answer(KRYWYJ_SENTENCE).quotes
+    question, *paragraphs = embedder.latent_texts
+    assert question == KRYWYJ_SENTENCE and len(paragraphs) == answerer.quotes.paragraphs
+    answerer.answer("Und Dnipro?", context=KRYWYJ_SENTENCE)
+    asked = set(embedder.latent_texts[1 + len(paragraphs) :])  # worker threads: any order
+    assert {f"{KRYWYJ_SENTENCE} Und Dnipro?", "Und Dnipro?"} <= asked  # searched, judged
+
+
 def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store) -> None:
     class Vanishing:
         def __getattr__(self, name: str):
