@@ -52,7 +52,7 @@ class LatentTermRerank:
         question's dense embedding and the search instead of adding to them (None: disabled)."""
         if not self.enabled:
             return None
-        return _pool().submit(lambda: self.embedder.latent_terms([question])[0])  # type: ignore[attr-defined]
+        return _pool().submit(self._terms_of, question)
 
     def rerank(
         self, ranked: Sequence[Candidate], asked: Future[LatentTerms] | None, *, head: int
@@ -73,6 +73,9 @@ class LatentTermRerank:
         scored.sort(key=lambda c: -c.score)
         return [*scored, *tail]
 
+    def _terms_of(self, text: str) -> LatentTerms:
+        return self.embedder.latent_terms([text])[0]  # type: ignore[attr-defined]
+
     def _paragraph_terms(self, candidates: list[Candidate]) -> dict[int, LatentTerms]:
         found: dict[int, LatentTerms] = {}
         with self._lock:
@@ -82,7 +85,7 @@ class LatentTermRerank:
                     found[c.chunk.id] = cached
         todo = {c.chunk.id: c.chunk.text for c in candidates if c.chunk.id not in found}
         if todo:
-            computed = self.embedder.latent_terms(list(todo.values()))  # type: ignore[attr-defined]
+            computed = _pool().map(self._terms_of, todo.values())  # a text per worker thread
             fresh = dict(zip(todo, computed, strict=True))
             found.update(fresh)
             with self._lock:
@@ -94,6 +97,7 @@ class LatentTermRerank:
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    """One small pool per process: answers overlap their question's latent-term pass with the
-    dense one (the model's calls are reentrant: each allocates its own buffers)."""
+    """One small pool per process: an answer overlaps its question's latent-term pass with the
+    dense one, and a cold answer computes its paragraphs' terms on both workers (the model's
+    calls are reentrant: each allocates its own buffers; each runs on one OpenMP thread)."""
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="latent-terms")
