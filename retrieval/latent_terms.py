@@ -15,6 +15,7 @@ An embedder without latent terms (sentence-transformers) leaves the ranking as i
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -101,3 +102,6 @@ def _pool() -> ThreadPoolExecutor:
     dense one, and a cold answer computes its paragraphs' terms on both workers (the model's
     calls are reentrant: each allocates its own buffers; each runs on one OpenMP thread)."""
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="latent-terms")
+
+
+os.register_at_fork(after_in_child=_pool.cache_clear)  # a forked child has none of its threads
