@@ -108,7 +108,7 @@ def _answer_cost(
 ) -> dict:
     """Each question answered once, from a cold start (no sentence vector or latent terms
     cached); CPU includes the latent-term worker thread."""
-    rerank = LatentTermRerank(embedder, **({} if latent_terms else {"weight": 0.0}))
+    rerank = LatentTermRerank(embedder) if latent_terms else LatentTermRerank(embedder, weight=0)
     store = IndexStore.open(index_dir, embedder.model_id)
     answerer = Answerer(store, embedder, latent_terms=rerank)
     answerer.warm_up()

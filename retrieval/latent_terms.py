@@ -16,8 +16,6 @@ An embedder without latent terms (sentence-transformers) leaves the ranking as i
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -25,6 +23,7 @@ from functools import cache
 
 from index.embedders import Embedder, LatentTerms, has_latent_terms
 from retrieval.candidates import Candidate
+from retrieval.chunk_cache import ChunkCache
 
 
 class LatentTermRerank:
@@ -45,8 +44,7 @@ class LatentTermRerank:
         self.weight = weight
         self.cache_chunks = cache_chunks
         self.enabled = weight > 0 and has_latent_terms(embedder)
-        self._cache: OrderedDict[int, LatentTerms] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: ChunkCache[LatentTerms] = ChunkCache(cache_chunks)
 
     def start(self, question: str) -> Future[LatentTerms] | None:
         """Begin the question's latent-term pass on a worker thread, so that it overlaps the
@@ -78,21 +76,13 @@ class LatentTermRerank:
         return self.embedder.latent_terms([text])[0]  # type: ignore[attr-defined]
 
     def _paragraph_terms(self, candidates: list[Candidate]) -> dict[int, LatentTerms]:
-        found: dict[int, LatentTerms] = {}
-        with self._lock:
-            for c in candidates:
-                if (cached := self._cache.get(c.chunk.id)) is not None:
-                    self._cache.move_to_end(c.chunk.id)
-                    found[c.chunk.id] = cached
+        found = self._cache.found(c.chunk.id for c in candidates)
         todo = {c.chunk.id: c.chunk.text for c in candidates if c.chunk.id not in found}
         if todo:
             computed = _pool().map(self._terms_of, todo.values())  # a text per worker thread
             fresh = dict(zip(todo, computed, strict=True))
             found.update(fresh)
-            with self._lock:
-                self._cache.update(fresh)
-                while len(self._cache) > self.cache_chunks:
-                    self._cache.popitem(last=False)
+            self._cache.keep(fresh)
         return found
 
 

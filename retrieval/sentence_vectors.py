@@ -15,7 +15,6 @@ as the store keeps them), so answers do not change; measured with `make eval`.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from index.backend import StoreReader
 from index.embedders import Embedder
 from index.model import Chunk
 from index.sync import embed_distinct
+from retrieval.chunk_cache import ChunkCache
 
 
 class SentenceVectors:
@@ -38,18 +38,13 @@ class SentenceVectors:
     def __init__(self, embedder: Embedder, *, cache_chunks: int = 20_000) -> None:
         self.embedder = embedder
         self.cache_chunks = cache_chunks
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: ChunkCache[np.ndarray] = ChunkCache(cache_chunks)
+        self._lock = threading.Lock()  # guards the counter
         self.embedded_sentences = 0  # sentences embedded on demand so far (for measuring)
 
     def lookup(self, store: StoreReader, chunks: Sequence[Chunk]) -> dict[int, np.ndarray]:
         wanted = {c.id: c for c in chunks if c.sentences}
-        found: dict[int, np.ndarray] = {}
-        with self._lock:
-            for key in wanted:
-                if (cached := self._cache.get(key)) is not None:
-                    self._cache.move_to_end(key)
-                    found[key] = cached
+        found = self._cache.found(wanted)
         missing = [key for key in wanted if key not in found]
         if missing:
             found.update(store.sentence_vectors(missing))
@@ -57,10 +52,7 @@ class SentenceVectors:
         if todo:
             embedded = self._embed(todo)
             found.update(embedded)
-            with self._lock:
-                self._cache.update(embedded)
-                while len(self._cache) > self.cache_chunks:
-                    self._cache.popitem(last=False)
+            self._cache.keep(embedded)
         return {key: vectors.astype(np.float32) for key, vectors in found.items()}
 
     def _embed(self, chunks: list[Chunk]) -> dict[int, np.ndarray]:
