@@ -115,7 +115,9 @@ class Answerer:
         embedded = time.perf_counter()
         retrieval = self.retriever.retrieve(self.store, query, searched_text)
         ranked = self.fusion.fuse(retrieval.candidates, language)
-        ranked = self.latent_terms.rerank(ranked, asked, head=self.quotes.paragraphs)
+        ranked = self.latent_terms.rerank(
+            ranked, asked, head=self.quotes.paragraphs, language=language
+        )
         searched = time.perf_counter()
         quotes = self.quotes.select(
             ranked,
@@ -129,7 +131,7 @@ class Answerer:
             retrieval = self.retriever.retrieve(self.store, own, question)
             own_ranked = self.fusion.fuse(retrieval.candidates, language)
             own_ranked = self.latent_terms.rerank(
-                own_ranked, own_asked, head=self.quotes.paragraphs
+                own_ranked, own_asked, head=self.quotes.paragraphs, language=language
             )
         else:
             own_ranked = ranked

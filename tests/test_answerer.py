@@ -11,6 +11,7 @@ from index.store import IndexStore
 from index.sync import sync_index
 from index.verbatim import canonical
 from retrieval.answerer import Answerer
+from retrieval.latent_terms import LatentTermRerank
 from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, STORES, FakeEmbedder, new_pg_index
 
 PUTIN_001 = "001_d3691be0234ce99a.txt"
@@ -65,13 +66,20 @@ def test_a_quoted_paragraphs_sentences_are_embedded_once(fake_store) -> None:
 
 def test_latent_terms_once_per_question_and_once_per_reranked_paragraph(fake_store) -> None:
     embedder = FakeEmbedder(latent_terms=True)
-    answerer = Answerer(fake_store, embedder)
+    rerank = LatentTermRerank(embedder, across_languages_only=False)
+    answerer = Answerer(fake_store, embedder, latent_terms=rerank)
     assert answerer.answer(KRYWYJ_SENTENCE).quotes
     question, *paragraphs = embedder.latent_texts
     assert question == KRYWYJ_SENTENCE and len(paragraphs) == answerer.quotes.paragraphs
     answerer.answer("Und Dnipro?", context=KRYWYJ_SENTENCE)
     asked = set(embedder.latent_texts[1 + len(paragraphs) :])  # worker threads: any order
     assert {f"{KRYWYJ_SENTENCE} Und Dnipro?", "Und Dnipro?"} <= asked  # searched, judged
+
+
+def test_a_question_in_its_paragraphs_language_costs_no_paragraph_pass(fake_store) -> None:
+    embedder = FakeEmbedder(latent_terms=True)
+    assert Answerer(fake_store, embedder).answer(KRYWYJ_SENTENCE).quotes  # German on German
+    assert embedder.latent_texts == [KRYWYJ_SENTENCE]
 
 
 def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store) -> None:

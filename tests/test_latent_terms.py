@@ -56,6 +56,32 @@ def test_rerank_without_latent_terms_or_weight_keeps_the_fused_order() -> None:
         assert not getattr(embedder, "latent_texts", [])
 
 
+GERMAN = candidate(
+    5, "Der Stadtrat stimmte am Dienstag über den Haushalt für die Schulen ab.", 0.80
+)
+
+
+def test_one_language_head_is_not_reranked_and_costs_no_model_pass() -> None:
+    embedder = FakeEmbedder(latent_terms=True)
+    rerank = LatentTermRerank(embedder, weight=0.3)
+    assert rerank.rerank(RANKED, rerank.start(QUESTION), head=3, language="en") == RANKED
+    assert embedder.latent_texts == [QUESTION]  # no paragraph was scored
+
+
+def test_head_with_another_language_is_reranked() -> None:
+    ranked = [RANKED[0], RANKED[2], GERMAN, RANKED[3]]
+    for across_only in (True, False):
+        embedder = FakeEmbedder(latent_terms=True)
+        rerank = LatentTermRerank(embedder, weight=0.3, across_languages_only=across_only)
+        reranked = rerank.rerank(ranked, rerank.start(QUESTION), head=3, language="en")
+        assert len(embedder.latent_texts) == 1 + 3  # the question and the three paragraphs
+        assert reranked[3] == ranked[3]
+    # turned off, a one-language head is scored as well
+    embedder = FakeEmbedder(latent_terms=True)
+    rerank = LatentTermRerank(embedder, across_languages_only=False)
+    assert ids(rerank.rerank(RANKED, rerank.start(QUESTION), head=3, language="en"))[0] == 2
+
+
 def test_paragraph_terms_are_computed_once() -> None:
     embedder = FakeEmbedder(latent_terms=True)
     rerank = LatentTermRerank(embedder)
