@@ -79,7 +79,8 @@ def test_latent_terms_once_per_question_and_once_per_reranked_paragraph(fake_sto
 def test_a_question_in_its_paragraphs_language_costs_no_paragraph_pass(fake_store) -> None:
     embedder = FakeEmbedder(latent_terms=True)
     assert Answerer(fake_store, embedder).answer(KRYWYJ_SENTENCE).quotes  # German on German
-    assert embedder.latent_texts == [KRYWYJ_SENTENCE]
+    # the question's own pass runs on a worker thread and may not have finished; no paragraph's
+    assert set(embedder.latent_texts) <= {KRYWYJ_SENTENCE}
 
 
 def test_a_deleted_article_between_search_and_quote_is_skipped(fake_store) -> None:

@@ -64,7 +64,10 @@ GERMAN = candidate(
 def test_one_language_head_is_not_reranked_and_costs_no_model_pass() -> None:
     embedder = FakeEmbedder(latent_terms=True)
     rerank = LatentTermRerank(embedder, weight=0.3)
-    assert rerank.rerank(RANKED, rerank.start(QUESTION), head=3, language="en") == RANKED
+    asked = rerank.start(QUESTION)
+    assert rerank.rerank(RANKED, asked, head=3, language="en") == RANKED
+    assert asked is not None
+    asked.result()  # the question's pass runs on a worker thread either way
     assert embedder.latent_texts == [QUESTION]  # no paragraph was scored
 
 
