@@ -8,8 +8,9 @@ ones). Their cosine, added with `weight`, reorders the best few fused paragraphs
 German articles with English questions this put the answering paragraph first more often
 (hit@1 +1.3 and +1.5 points on the two halves). Where the question and every paragraph to be
 reordered share a language, shared words already compare them and the rerank was noise (xquad,
-German and English questions, hit@1 -.005 to +.006 over both halves), so it is skipped there and
-those answers pay nothing for it.
+German and English questions, hit@1 -.005 to +.006 over both halves), so it is skipped there:
+those answers pay no paragraph pass, only the question's own, which starts before retrieval can
+tell the paragraphs' languages.
 
 Latent terms cost one more model pass per text, so only the paragraphs quotes come from are
 scored, each once: they are cached by chunk id like sentence vectors.
