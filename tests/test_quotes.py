@@ -78,6 +78,24 @@ def test_a_quote_stays_short_when_its_anchor_clearly_answers(store) -> None:
     assert clear.text in blurred.text and len(blurred.text) > len(clear.text)
 
 
+def test_the_lead_quote_may_grow_further_than_the_supporting_ones(store) -> None:
+    """Scores that cannot tell sentences apart: the lead quote takes its neighbours in up to
+    `max_chars`, every further quote only up to `support_max_chars`."""
+    selector = QuoteSelector(
+        max_chars=400,
+        coverage=1.0,
+        support_max_chars=60,
+        support_coverage=1.0,
+        sharpness=0.0,
+        spread=10.0,
+    )
+    lead, *support = select(store, "Was kostete das Gehege der Pinguine?", selector)
+    assert len(lead.text) > 60 and "Das Gehege der Pinguine wurde 2021 erneuert." in lead.text
+    assert support and all(len(quote.text) <= 60 for quote in support)
+    [alone] = select(store, "Was kostete das Gehege der Pinguine?", selector, top=1)
+    assert alone == lead
+
+
 def test_further_quotes_only_while_they_score_close_to_the_first(store) -> None:
     question = "Wann fährt die Straßenbahn zum Zoo?"
     assert len(select(store, question, QuoteSelector(spread=0.0, max_chars=60))) == 1
