@@ -36,6 +36,13 @@ from retrieval.quotes import QuoteSelector
 
 Factory = Callable[[IndexStore, Embedder], object]
 
+
+def _no_long_lead() -> QuoteSelector:
+    """Every quote held to the supporting quotes' limits: what the longer lead quote adds."""
+    default = QuoteSelector()
+    return QuoteSelector(max_chars=default.support_max_chars, coverage=default.support_coverage)
+
+
 VARIANTS: dict[str, Factory] = {
     "baseline": DenseBaseline,
     "newsbot": lambda store, embedder: Answerer(store, embedder),
@@ -68,6 +75,9 @@ VARIANTS: dict[str, Factory] = {
         latent_terms=LatentTermRerank(embedder, weight=0.0),
         abstainer=Abstainer(enabled=False),
     ),
+    "- long lead quote": lambda store, embedder: Answerer(
+        store, embedder, quotes=_no_long_lead(), abstainer=Abstainer(enabled=False)
+    ),
 }
 DEFAULT_VARIANTS = (
     "baseline",
@@ -77,6 +87,7 @@ DEFAULT_VARIANTS = (
     "- per-language lex",
     "- latent terms",
     "- sentence vectors",
+    "- long lead quote",
 )
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
