@@ -10,9 +10,9 @@ quote ranks by its paragraph's score plus its anchor's, and a further quote is s
 it scores close to the first — evidence, not filler. The lead quote (the best-ranked) is the
 answer people read first, so it may grow further than the supporting quotes, which are held to
 a tighter `support_coverage` and `support_max_chars`: on xquad that put the answer in the lead
-quote 2-3 points more often at a shorter mean quote (README, "Quotes"). Every quote is a raw
-span of the article, checked with `check_verbatim` before it is returned: a quote that is not
-verbatim is a bug.
+quote 2-3 points more often at a shorter mean quote (README, "select quotes"). Every quote is
+a raw span of the article, checked with `check_verbatim` before it is returned: a quote that is
+not verbatim is a bug.
 """
 
 from __future__ import annotations
