@@ -136,7 +136,7 @@ class ChatOutput:
 
     def answer(self, answer: Answer, *, first: int) -> None:
         if answer.answered:
-            text = render_quotes(answer.quotes, first_rank=first + 1)
+            text = render_quotes(answer.quotes, first_rank=first + 1, language=answer.language)
         else:
             text = not_answered(answer.language, sources_hint=True)
         self._write(text)
@@ -176,7 +176,7 @@ class RichChatOutput(ChatOutput):
             block = Text()
             block.append(f"[{rank}] ", style="bold")
             block.append_text(styled_quote(quote))
-            block.append(f"\n    {citation(quote)}", style="dim")
+            block.append(f"\n    {citation(quote, answer.language)}", style="dim")
             self.console.print(block, end="\n\n")
 
     def index_changed(self, change: IndexChange) -> None:

@@ -38,18 +38,23 @@ def format_answer_html(
     blocks = [html.escape(header, quote=False)] if header and header.strip() else []
     if answer.answered:
         shown = answer.quotes[first : first + count]
-        blocks += [quote_block(q, rank) for rank, q in enumerate(shown, start=first + 1)]
+        blocks += [
+            quote_block(q, rank, language=answer.language)
+            for rank, q in enumerate(shown, start=first + 1)
+        ]
     return split_html_blocks(blocks)
 
 
-def quote_block(quote: Quote, rank: int, *, limit: int = MAX_MESSAGE_CHARS) -> str:
+def quote_block(
+    quote: Quote, rank: int, *, limit: int = MAX_MESSAGE_CHARS, language: str = "en"
+) -> str:
     """One quote as `<blockquote>` plus an italic citation line, never longer than `limit`.
 
     The sentence that answers (`Quote.focus`) is bold. A shortened section heading is followed by
     the full heading in an expandable quote. An over-long quote is cut around its answering
     sentence rather than losing its citation: a quote without a source is worth less.
     """
-    citation = truncate_text(citation_text(quote, rank), _MAX_CITATION_CHARS)
+    citation = truncate_text(citation_text(quote, rank, language), _MAX_CITATION_CHARS)
     tail = f"\n<i>{html.escape(citation, quote=False)}</i>"
     tail_length = utf16_len("\n" + citation)
     if section_was_shortened(quote):
@@ -84,9 +89,9 @@ def quote_html(quote: Quote, room: int) -> str:
     )
 
 
-def citation_text(quote: Quote, rank: int) -> str:
+def citation_text(quote: Quote, rank: int, language: str = "en") -> str:
     """`[n] title, date, ¶range, "section"`: the same citation as every other front end."""
-    return f"[{rank}] {citation(quote)}"
+    return f"[{rank}] {citation(quote, language)}"
 
 
 def split_html_blocks(blocks: list[str], limit: int = MAX_MESSAGE_CHARS) -> list[str]:

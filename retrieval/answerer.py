@@ -2,6 +2,8 @@
 
 1. retrieve (`retrieval.candidates`): paragraphs from the vector index ∪ the full-text index;
 2. fuse (`retrieval.fusion`): one ranking score from cosine and shared words;
+   then collapse copies (`retrieval.duplicates`): a paragraph repeated by several articles
+   ranks once, citing the others;
    then rerank (`retrieval.latent_terms`): the best few by the model's cross-lingual terms;
 3. select quotes (`retrieval.quotes`): the sentences that answer, verbatim, close in score;
 4. decide (`retrieval.abstain`): a fitted model says whether the quotes answer at all.
@@ -23,6 +25,7 @@ from index.backend import StoreReader
 from index.embedders import Embedder, normalize_rows
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
 from retrieval.candidates import HybridRetriever
+from retrieval.duplicates import DuplicateFilter
 from retrieval.fusion import LexicalFusion
 from retrieval.language import detect_language
 from retrieval.latent_terms import LatentTermRerank
@@ -47,12 +50,14 @@ class Answerer:
         abstainer: Abstainer | None = None,
         sentences: SentenceVectors | None = None,
         latent_terms: LatentTermRerank | None = None,
+        duplicates: DuplicateFilter | None = None,
         follow_up_weight: float = 0.5,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `sentences`: where the quoted paragraphs' sentence vectors come from (share one
         between the answerers of successive snapshots to keep its cache);
         `latent_terms`: the rerank stage (shared between snapshots like `sentences`);
+        `duplicates`: the stage that collapses copies of a paragraph;
         `follow_up_weight`: weight of "previous question + question" against the question."""
         self.store = store
         self.embedder = embedder
@@ -65,6 +70,7 @@ class Answerer:
         self.abstainer = abstainer or Abstainer()
         self.sentences = sentences or SentenceVectors(embedder)
         self.latent_terms = latent_terms or LatentTermRerank(embedder)
+        self.duplicates = duplicates or DuplicateFilter()
         self.follow_up_weight = follow_up_weight
 
     def warm_up(self) -> None:
@@ -114,9 +120,9 @@ class Answerer:
             own = query = vector
         embedded = time.perf_counter()
         retrieval = self.retriever.retrieve(self.store, query, searched_text)
-        ranked = self.fusion.fuse(retrieval.candidates, language)
+        collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates, language))
         ranked = self.latent_terms.rerank(
-            ranked, asked, head=self.quotes.paragraphs, language=language
+            collapsed.candidates, asked, head=self.quotes.paragraphs, language=language
         )
         searched = time.perf_counter()
         quotes = self.quotes.select(
@@ -126,10 +132,13 @@ class Answerer:
             lambda chunks: self.sentences.lookup(self.store, chunks),
             self.store.article_text,
             top=top,
+            copies=collapsed.copies,
         )
         if context:  # judge the question on its own retrieval
             retrieval = self.retriever.retrieve(self.store, own, question)
-            own_ranked = self.fusion.fuse(retrieval.candidates, language)
+            own_ranked = self.duplicates.collapse(
+                self.fusion.fuse(retrieval.candidates, language)
+            ).candidates
             own_ranked = self.latent_terms.rerank(
                 own_ranked, own_asked, head=self.quotes.paragraphs, language=language
             )

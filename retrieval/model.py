@@ -6,6 +6,24 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Another article that carries the quote's paragraph (a republished or updated copy)."""
+
+    article: str
+    title: str | None
+    date: str | None
+    paragraph: int
+
+    def to_json(self) -> dict:
+        return {
+            "article": self.article,
+            "title": self.title,
+            "date": self.date,
+            "paragraph": self.paragraph,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A verbatim passage with its citation (fields as in ../shared/CONTRACT.md)."""
 
@@ -21,6 +39,7 @@ class Quote:
     # Filled by retrieval where it knows them; None keeps the old meaning.
     paragraph_end: int | None = None  # last paragraph the quote spans (None: only `paragraph`)
     focus: tuple[int, int] | None = None  # offsets into `text` of the sentence that answers
+    also_in: tuple[Source, ...] = ()  # other articles with the same (or nearly the same) paragraph
 
     @property
     def last_paragraph(self) -> int:
@@ -39,6 +58,7 @@ class Quote:
             "score": round(float(self.score), 4),
             "paragraph_end": self.last_paragraph,
             "focus": list(self.focus) if self.focus else None,
+            "also_in": [s.to_json() for s in self.also_in],
         }
 
 

@@ -18,7 +18,7 @@ not verbatim is a bug.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from retrieval.candidates import Candidate
-from retrieval.model import Quote
+from retrieval.model import Quote, Source
 from retrieval.terms import stem, stems
 
 
@@ -96,7 +96,10 @@ class QuoteSelector:
         article_text: Callable[[str], str | None],
         *,
         top: int,
+        copies: Mapping[int, Sequence[Chunk]] | None = None,
     ) -> list[Quote]:
+        """Quotes best first; `copies[chunk id]`: other articles' copies of a ranked paragraph
+        (`retrieval.duplicates`), cited as `Quote.also_in`."""
         best = [c for c in ranked[: self.paragraphs] if c.chunk.sentences]
         stored = sentence_vectors([c.chunk for c in best]) if self.sentence_vectors else {}
         scored = [
@@ -117,8 +120,14 @@ class QuoteSelector:
         chosen = (
             [w for w in windows if w.score >= windows[0].score - self.spread] if windows else []
         )
-        quotes = (_quote(w, article_text) for w in chosen)
-        return [q for q in quotes if q is not None][:limit]
+        quotes: list[Quote] = []
+        for window in chosen:
+            quote = _quote(window, article_text, (copies or {}).get(window.candidate.chunk.id, ()))
+            if quote is not None and not _repeats(quote, quotes):
+                quotes.append(quote)
+            if len(quotes) >= limit:
+                break
+        return quotes
 
     def sentence_scores(
         self,
@@ -214,7 +223,16 @@ def paragraph_coverage(
     )
 
 
-def _quote(window: Window, article_text: Callable[[str], str | None]) -> Quote | None:
+def _repeats(quote: Quote, shown: Sequence[Quote]) -> bool:
+    """The quote's text, or a shown quote's, contains the other (the same sentences quoted from
+    two articles that are not copies of each other as a whole)."""
+    text = quote.text.casefold()
+    return any(text in q.text.casefold() or q.text.casefold() in text for q in shown)
+
+
+def _quote(
+    window: Window, article_text: Callable[[str], str | None], copies: Sequence[Chunk] = ()
+) -> Quote | None:
     """The window as a verbatim quote; None if its article left the index meanwhile."""
     chunk = window.candidate.chunk
     sentences = chunk.sentences[window.first : window.last + 1]
@@ -241,4 +259,16 @@ def _quote(window: Window, article_text: Callable[[str], str | None]) -> Quote |
         end=end,
         score=window.score,
         focus=focus,
+        also_in=_sources(chunk, copies),
     )
+
+
+def _sources(chunk: Chunk, copies: Sequence[Chunk]) -> tuple[Source, ...]:
+    """Each other article holding a copy, once, best-ranked copy first."""
+    seen = {chunk.article}
+    sources = []
+    for copy in copies:
+        if copy.article not in seen:
+            seen.add(copy.article)
+            sources.append(Source(copy.article, copy.title, copy.date, copy.paragraph))
+    return tuple(sources)

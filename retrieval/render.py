@@ -20,6 +20,8 @@ SOURCES_HINT = {
     "en": "Use /sources to see which articles I have.",
     "de": "Mit /sources siehst du, welche Artikel ich habe.",
 }
+# Other articles with the same paragraph, after the citation: "(also in: title, date; +2 more)".
+ALSO_IN = {"en": ("also in", "more"), "de": ("auch in", "weitere")}
 # A citation is one line: headings and titles longer than these are cut on a word boundary.
 SECTION_CHARS = 60
 TITLE_CHARS = 60
@@ -60,15 +62,35 @@ def section_was_shortened(quote: Quote) -> bool:
     )
 
 
-def citation(quote: Quote) -> str:
-    """`title, date, ¶range, "section"` (missing parts are left out)."""
+def citation(quote: Quote, language: str = "en") -> str:
+    """`title, date, ¶range, "section"` (missing parts are left out), then the other articles
+    that carry the same paragraph: `(also in: title, date; +2 more)`."""
     parts = [source_name(quote)]
     if quote.date:
         parts.append(quote.date)
     parts.append(paragraphs(quote))
     if quote.section:
         parts.append(f'"{shorten(quote.section)}"')
-    return ", ".join(parts)
+    return ", ".join(parts) + also_in(quote, language)
+
+
+def also_in(quote: Quote, language: str = "en") -> str:
+    """` (also in: title, date)` for the first other article that carries the paragraph, and
+    how many more there are; empty when no other article does."""
+    if not quote.also_in:
+        return ""
+    first = quote.also_in[0]
+    title = " ".join((first.title or "").split())
+    if (first.title, first.date) == (quote.title, quote.date):  # a copy under another name
+        title = ""
+    named = ", ".join(
+        filter(None, [shorten(title, TITLE_CHARS) if title else first.article, first.date])
+    )
+    label, more_label = ALSO_IN.get(language, ALSO_IN["en"])
+    more = len(quote.also_in) - 1
+    if more:
+        named += f"; +{more} {more_label}"
+    return f" ({label}: {named})"
 
 
 def focus_span(quote: Quote) -> tuple[int, int] | None:
@@ -83,16 +105,20 @@ def focus_span(quote: Quote) -> tuple[int, int] | None:
     return start, end
 
 
-def render_quote(rank: int, quote: Quote) -> str:
-    return f"[{rank}] „{quote.text}“ — {citation(quote)}"
+def render_quote(rank: int, quote: Quote, language: str = "en") -> str:
+    return f"[{rank}] „{quote.text}“ — {citation(quote, language)}"
 
 
-def render_quotes(quotes: tuple[Quote, ...] | list[Quote], *, first_rank: int = 1) -> str:
-    return "\n".join(render_quote(rank, q) for rank, q in enumerate(quotes, start=first_rank))
+def render_quotes(
+    quotes: tuple[Quote, ...] | list[Quote], *, first_rank: int = 1, language: str = "en"
+) -> str:
+    return "\n".join(
+        render_quote(rank, q, language) for rank, q in enumerate(quotes, start=first_rank)
+    )
 
 
 def render_plain(answer: Answer) -> str:
     """What `newsbot ask` prints (and its JSON `text`): the CLI has no /sources, so no hint."""
     if not answer.answered:
         return not_answered(answer.language)
-    return render_quotes(answer.quotes)
+    return render_quotes(answer.quotes, language=answer.language)

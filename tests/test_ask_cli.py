@@ -28,6 +28,8 @@ QUOTE_TYPES = {
     # Added compatibly (issue 11): the last paragraph a quote spans, and the answering sentence.
     "paragraph_end": int,
     "focus": (list, type(None)),
+    # Added compatibly: other articles that carry the same paragraph (retrieval.duplicates).
+    "also_in": list,
 }
 
 
@@ -70,6 +72,8 @@ def check_schema(payload: dict) -> None:
             assert isinstance(quote[key], kind), (key, quote[key])
         assert quote["paragraph"] >= 1 and 0 <= quote["start"] < quote["end"]
         assert quote["paragraph_end"] >= quote["paragraph"]
+        for source in quote["also_in"]:
+            assert set(source) == {"article", "title", "date", "paragraph"}
         if quote["focus"] is not None:
             start, end = quote["focus"]
             assert 0 <= start < end <= len(quote["text"])

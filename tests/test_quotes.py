@@ -151,3 +151,19 @@ def test_the_anchor_sentence_is_the_focus_of_a_longer_quote(store) -> None:
     assert quote.text[start:end] == "Die Zebras stammen aus Kenia."
     [short, *_] = select(store, "Woher stammen die Zebras?", QuoteSelector(max_chars=40))
     assert short.focus is None  # a one-sentence quote is all focus
+
+
+def test_a_sentence_two_paragraphs_repeat_is_quoted_once(tmp_path) -> None:
+    repeated = "Der Zoo öffnet im Sommer um acht Uhr."
+    article = (
+        "Der Zoo\n\n"
+        f"{repeated} Die Zebras stammen aus Kenia. Das Gehege der Pinguine wurde erneuert.\n\n"
+        "Die Stadt plant eine neue Straßenbahn. Sie soll 2027 fahren.\n\n"
+        f"Der Eintritt kostet zwölf Euro. {repeated}\n"
+    )
+    store = index_of(tmp_path, article)
+    selector = QuoteSelector(spread=1.0, max_chars=40, support_max_chars=40)
+    quotes = select(store, "Wann öffnet der Zoo im Sommer?", selector)
+    assert sum(repeated in q.text for q in quotes) == 1
+    texts = [q.text for q in quotes]
+    assert len(texts) >= 2  # the other paragraphs' sentences still fill the slots

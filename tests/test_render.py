@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.model import Answer, Quote
+from retrieval.model import Answer, Quote, Source
 from retrieval.render import (
     NOT_ANSWERED,
     citation,
@@ -110,3 +110,25 @@ def test_not_answered_in_the_cli_speaks_the_questions_language_without_sources(
 
 def test_unknown_language_falls_back_to_english() -> None:
     assert render_plain(Answer("q", False, (), "fr")) == NOT_ANSWERED["en"]
+
+
+def test_a_quote_other_articles_repeat_cites_them_after_its_own_source() -> None:
+    update = Source("update.txt", "Moskau lässt Washington weiter warten", "2025-03-14", 6)
+    copy = Source("copy.txt", None, None, 7)
+    quote = make_quote(section=None, also_in=(update, copy))
+    assert citation(quote) == (
+        "Moskau lässt Washington warten, 2025-03, ¶7 "
+        "(also in: Moskau lässt Washington weiter warten, 2025-03-14; +1 more)"
+    )
+    assert citation(quote, "de").endswith(
+        "(auch in: Moskau lässt Washington weiter warten, 2025-03-14; +1 weitere)"
+    )
+    # a copy under another file name with the same title and date is named by its file
+    same = Source("copy.txt", "Moskau lässt Washington warten", "2025-03", 7)
+    assert citation(make_quote(section=None, also_in=(same,))).endswith(
+        "(also in: copy.txt, 2025-03)"
+    )
+    assert "also in" not in citation(make_quote())
+    assert make_quote(also_in=(copy,)).to_json()["also_in"] == [
+        {"article": "copy.txt", "title": None, "date": None, "paragraph": 7}
+    ]

@@ -1,0 +1,101 @@
+"""Collapsing copies: a paragraph several articles repeat ranks once and cites the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.model import Chunk, Sentence
+from index.store import IndexStore
+from index.sync import sync_index
+from retrieval.answerer import Answerer
+from retrieval.candidates import Candidate
+from retrieval.duplicates import DuplicateFilter
+from tests.conftest import FakeEmbedder
+
+PARAGRAPH = (
+    "The city council approved the new tram line on Tuesday after a debate of four hours. "
+    "Construction is to start in the spring and the first trams are to run in 2028, "
+    "the mayor said after the vote."
+)
+
+
+def candidate(text: str, article: str, score: float, chunk_id: int) -> Candidate:
+    chunk = Chunk(
+        id=chunk_id,
+        article=article,
+        title=None,
+        date=None,
+        section=None,
+        paragraph=1,
+        sentences=(Sentence(text, 0, len(text)),),
+    )
+    return Candidate(chunk, score, 0.0, score)
+
+
+def test_an_identical_paragraph_ranks_once_and_its_copies_are_kept_in_rank_order() -> None:
+    ranked = [
+        candidate(PARAGRAPH, "a.txt", 0.9, 1),
+        candidate(PARAGRAPH, "b.txt", 0.9, 2),
+        candidate("The weather stays dry and warm all week.", "c.txt", 0.8, 3),
+        candidate(PARAGRAPH, "d.txt", 0.7, 4),
+    ]
+    collapsed = DuplicateFilter().collapse(ranked)
+    assert [c.chunk.article for c in collapsed.candidates] == ["a.txt", "c.txt"]
+    assert [c.article for c in collapsed.copies[1]] == ["b.txt", "d.txt"]
+
+
+def test_a_changed_word_is_a_copy_a_shared_sentence_is_not() -> None:
+    edited = PARAGRAPH.replace("Tuesday", "Wednesday")
+    rewritten = (
+        "The first trams are to run in 2028. Opponents of the line announced a referendum, "
+        "and the regional government has yet to approve the money for the depot."
+    )
+    ranked = [
+        candidate(PARAGRAPH, "a.txt", 0.9, 1),
+        candidate(edited, "b.txt", 0.89, 2),
+        candidate(rewritten, "c.txt", 0.85, 3),
+    ]
+    collapsed = DuplicateFilter().collapse(ranked)
+    assert [c.chunk.article for c in collapsed.candidates] == ["a.txt", "c.txt"]
+    assert DuplicateFilter(min_overlap=0.95).collapse(ranked).copies == {}
+
+
+def test_disabled_keeps_every_candidate() -> None:
+    ranked = [candidate(PARAGRAPH, "a.txt", 0.9, 1), candidate(PARAGRAPH, "b.txt", 0.9, 2)]
+    collapsed = DuplicateFilter(enabled=False).collapse(ranked)
+    assert collapsed.candidates == ranked and collapsed.copies == {}
+
+
+ARTICLE = f"""Tram line approved
+
+{PARAGRAPH}
+
+The new line will connect the main station with the university hospital in the north.
+"""
+OTHER = """Harbour festival
+
+The harbour festival opens on Friday with a parade of tall ships and fireworks at night.
+"""
+
+
+def test_a_republished_article_is_quoted_once_citing_both(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "tram.txt").write_text(ARTICLE, encoding="utf-8")
+    (articles / "tram-update.txt").write_text(ARTICLE, encoding="utf-8")
+    (articles / "harbour.txt").write_text(OTHER, encoding="utf-8")
+    sync_index(articles, tmp_path / "index", FakeEmbedder())
+    store = IndexStore.open(tmp_path / "index")
+    question = "When are the first trams to run after the city council approved the tram line?"
+
+    answer = Answerer(store, FakeEmbedder()).answer(question)
+    first = answer.quotes[0]
+    assert "2028" in first.text
+    assert [s.article for s in first.also_in] == [
+        ({"tram.txt", "tram-update.txt"} - {first.article}).pop()
+    ]
+    texts = [q.text for q in answer.quotes]
+    assert len(texts) == len(set(texts))
+
+    plain = Answerer(store, FakeEmbedder(), duplicates=DuplicateFilter(enabled=False))
+    assert plain.answer(question).quotes[0].also_in == ()  # the stage is what cites the copy
