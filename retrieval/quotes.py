@@ -26,6 +26,7 @@ import numpy as np
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from retrieval.candidates import Candidate
+from retrieval.duplicates import words
 from retrieval.model import Quote, Source
 from retrieval.terms import stem, stems
 
@@ -224,10 +225,10 @@ def paragraph_coverage(
 
 
 def _repeats(quote: Quote, shown: Sequence[Quote]) -> bool:
-    """The quote's text, or a shown quote's, contains the other (the same sentences quoted from
-    two articles that are not copies of each other as a whole)."""
-    text = quote.text.casefold()
-    return any(text in q.text.casefold() or q.text.casefold() in text for q in shown)
+    """The quote's words, or a shown quote's, contain the other's (the same sentences quoted
+    from two articles that are not copies of each other as a whole)."""
+    mine = words(quote.text)
+    return any(mine in theirs or theirs in mine for theirs in (words(q.text) for q in shown))
 
 
 def _quote(
