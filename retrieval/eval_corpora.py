@@ -12,6 +12,9 @@ so that one mixed archive can hold all of them; gold documents are renamed the s
 - `bilingual`: each topic once, half of them in German and half in English (alternating in name
   order), as in a newspaper that publishes in both languages: an English question about a German
   article now meets English articles on other topics that share its words.
+- `republished`: the German xquad articles, every third of them twice (a second file of the same
+  text, as agencies' stories are republished and updates re-filed). A quote from either copy
+  answers; the questions are those of `xquad-de`, so its figures compare with that table.
 
 Of xquad's questions only the odd-numbered ones are asked here: the even-numbered ones (and none
 about the 8 left-out articles) are what the abstention model was fitted on.
@@ -27,6 +30,7 @@ from pathlib import Path
 from retrieval.evaluate import Gold, Question, load_questions
 
 LEAVE_OUT_EVERY = 6  # articles number 5, 11, 17, ... (0-based, name order) are left out
+COPY_EVERY = 3  # articles number 0, 3, 6, ... (0-based, name order) are republished
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,10 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     english_half = frozenset(xquad_articles(shared, "en")) - german_half
     kept_en = [q for q in de_en if not _about(q, out)]
     kept_de = [q for q in de_de if not _about(q, out)]
+    copied = frozenset(xquad_articles(shared, "de")[::COPY_EVERY])
+    copies = replace(
+        xde, prefix="xquad-de-copy", exclude=frozenset(xquad_articles(shared, "de")) - copied
+    )
     gone = [_unanswerable(q) for q in every([q for q in de_corpus if _about(q, out)], step)]
     return [
         Archive("sample", (sample,), tuple(sample_sets)),
@@ -134,6 +142,14 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
                 QuestionSet("en q, English articles", tuple(_only(en_en, english_half))),
             ),
         ),
+        Archive(
+            "republished",
+            (xde, copies),
+            (
+                QuestionSet("en questions", tuple(_also_in(de_en, copies))),
+                QuestionSet("de questions", tuple(_also_in(de_de, copies))),
+            ),
+        ),
     ]
 
 
@@ -143,6 +159,19 @@ def _only(questions: list[Question], articles: frozenset[str]) -> list[Question]
 
 def _about(question: Question, articles: frozenset[str]) -> bool:
     return any(g.doc.split("/", 1)[1] in articles for g in question.gold)
+
+
+def _also_in(questions: list[Question], copies: Source) -> list[Question]:
+    """The questions with each gold quote also answered by its article's copy, if it has one."""
+    out = []
+    for q in questions:
+        extra = tuple(
+            Gold(f"{copies.prefix}/{name}", g.quote)
+            for g in q.gold
+            if (name := g.doc.split("/", 1)[1]) not in copies.exclude
+        )
+        out.append(replace(q, gold=q.gold + extra))
+    return out
 
 
 def _unanswerable(question: Question) -> Question:

@@ -27,6 +27,7 @@ from index.sync import sync_index
 from retrieval.abstain import FEATURES, Abstainer
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
+from retrieval.duplicates import DuplicateFilter
 from retrieval.embedding_cache import CachedEmbedder
 from retrieval.eval_corpora import Archive, archives, materialise
 from retrieval.evaluate import DenseBaseline, Question, evaluate, hit_rank
@@ -75,6 +76,11 @@ VARIANTS: dict[str, Factory] = {
         latent_terms=LatentTermRerank(embedder, weight=0.0),
         abstainer=Abstainer(enabled=False),
     ),
+    "- duplicates": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        duplicates=DuplicateFilter(enabled=False),
+    ),
     "- long lead quote": lambda store, embedder: Answerer(
         store, embedder, quotes=_no_long_lead(), abstainer=Abstainer(enabled=False)
     ),
@@ -88,6 +94,7 @@ DEFAULT_VARIANTS = (
     "- latent terms",
     "- sentence vectors",
     "- long lead quote",
+    "- duplicates",
 )
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
@@ -96,6 +103,7 @@ TITLES = {
     "mixed": "(d) mixed archive: sample + xquad-de + xquad-en (101 articles)",
     "leave-out": "(e) leave-out: 40 German xquad articles; questions on the other 8 unanswerable",
     "bilingual": "(f) bilingual: 24 xquad topics in German, the other 24 in English",
+    "republished": "(g) republished: the 48 German xquad articles, 16 of them twice",
 }
 COLUMNS = (
     ("n", "questions", "{:>5}"),
@@ -106,6 +114,7 @@ COLUMNS = (
     ("chars", "quote_chars", "{:>5.0f}"),
     ("chars@1", "first_quote_chars", "{:>7.0f}"),
     ("q/ans", "quotes_per_answer", "{:>5.2f}"),
+    ("rep", "repeated_quotes", "{:>5.2f}"),
     ("abst-un", "abstained_unanswerable", "{:>7.2f}"),
     ("abst-ans", "abstained_answerable", "{:>8.2f}"),
 )

@@ -20,6 +20,7 @@ import numpy as np
 from index.backend import StoreReader
 from index.embedders import Embedder
 from index.verbatim import canonical
+from retrieval.duplicates import words
 from retrieval.language import detect_language
 from retrieval.model import Answer, Quote
 
@@ -201,12 +202,20 @@ def _metrics(outcomes: list[_Outcome]) -> dict:
         "quotes_per_answer": round(
             len(shown) / max(1, sum(o.answer.answered for o in answerable)), 2
         ),
+        # of the answers shown, the share in which one quote repeats another's words (copies of
+        # a story in several articles)
+        "repeated_quotes": share([_repeats(o.answer.quotes) for o in outcomes if o.answer.quotes]),
         "latency_ms": {
             "p50": _percentile(totals, 50),
             "p95": _percentile(totals, 95),
             "embed_p50": _percentile(embeds, 50),
         },
     }
+
+
+def _repeats(quotes: Sequence[Quote]) -> bool:
+    texts = [words(q.text) for q in quotes]
+    return any(a in b or b in a for i, a in enumerate(texts) for b in texts[i + 1 :])
 
 
 def _percentile(values: list[float], q: float) -> float | None:

@@ -95,6 +95,8 @@ def test_metrics_per_language_and_report(tmp_path: Path) -> None:
     assert en["quote_chars"] == round((len(hit.text) * 2 + len(miss.text) * 2) / 4, 1)
     assert en["first_quote_chars"] == round((len(hit.text) + len(miss.text)) / 2, 1)
     assert de["first_quote_chars"] is None  # nothing shown
+    # "hit third" shows the same quote twice: one of the three English answers shown
+    assert (en["repeated_quotes"], de["repeated_quotes"]) == (round(1 / 3, 4), None)
     assert everything["latency_ms"] == {"p50": 12.0, "p95": 12.0, "embed_p50": 10.0}
     json.dumps(report)  # --json prints it as it is
 
