@@ -77,7 +77,7 @@ def every(questions: list[Question], step: int) -> list[Question]:
 
 
 def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
-    """The five archives with their question sets; `step` > 1 asks every step-th question."""
+    """The archives with their question sets; `step` > 1 asks every step-th question."""
     sample = Source("sample", project / "articles")
     xde = Source("xquad-de", shared / "xquad" / "articles-de")
     xen = Source("xquad-en", shared / "xquad" / "articles-en")

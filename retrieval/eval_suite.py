@@ -1,4 +1,5 @@
-"""`make eval`: quality tables on the sample, xquad, a mixed, a leave-out and a bilingual archive.
+"""`make eval`: quality tables on the sample, xquad and mixed, leave-out, bilingual, republished
+archives.
 
 Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
