@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from index.model import Chunk
@@ -59,3 +59,10 @@ def words(text: str) -> str:
     """The text's words, case-folded, one space apart (with one at each end, so that a
     containment test between two such strings matches whole words only)."""
     return " " + " ".join(w.casefold() for w in _WORDS.findall(text)) + " "
+
+
+def repeats(text: str, others: Iterable[str]) -> bool:
+    """The text's words contain, or are contained in, another text's (the same sentences quoted
+    twice, from two articles that need not be copies as a whole)."""
+    mine = words(text)
+    return any(mine in theirs or theirs in mine for theirs in map(words, others))

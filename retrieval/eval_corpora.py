@@ -101,9 +101,9 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     english_half = frozenset(xquad_articles(shared, "en")) - german_half
     kept_en = [q for q in de_en if not _about(q, out)]
     kept_de = [q for q in de_de if not _about(q, out)]
-    copied = frozenset(xquad_articles(shared, "de")[::COPY_EVERY])
+    german = xquad_articles(shared, "de")
     copies = replace(
-        xde, prefix="xquad-de-copy", exclude=frozenset(xquad_articles(shared, "de")) - copied
+        xde, prefix="xquad-de-copy", exclude=frozenset(german) - set(german[::COPY_EVERY])
     )
     gone = [_unanswerable(q) for q in every([q for q in de_corpus if _about(q, out)], step)]
     return [

@@ -20,7 +20,7 @@ import numpy as np
 from index.backend import StoreReader
 from index.embedders import Embedder
 from index.verbatim import canonical
-from retrieval.duplicates import words
+from retrieval.duplicates import repeats
 from retrieval.language import detect_language
 from retrieval.model import Answer, Quote
 
@@ -214,8 +214,7 @@ def _metrics(outcomes: list[_Outcome]) -> dict:
 
 
 def _repeats(quotes: Sequence[Quote]) -> bool:
-    texts = [words(q.text) for q in quotes]
-    return any(a in b or b in a for i, a in enumerate(texts) for b in texts[i + 1 :])
+    return any(repeats(q.text, (p.text for p in quotes[i + 1 :])) for i, q in enumerate(quotes))
 
 
 def _percentile(values: list[float], q: float) -> float | None:

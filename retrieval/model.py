@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,12 +15,7 @@ class Source:
     paragraph: int
 
     def to_json(self) -> dict:
-        return {
-            "article": self.article,
-            "title": self.title,
-            "date": self.date,
-            "paragraph": self.paragraph,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ import numpy as np
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from retrieval.candidates import Candidate
-from retrieval.duplicates import words
+from retrieval.duplicates import repeats
 from retrieval.model import Quote, Source
 from retrieval.terms import stem, stems
 
@@ -124,7 +124,7 @@ class QuoteSelector:
         quotes: list[Quote] = []
         for window in chosen:
             quote = _quote(window, article_text, (copies or {}).get(window.candidate.chunk.id, ()))
-            if quote is not None and not _repeats(quote, quotes):
+            if quote is not None and not repeats(quote.text, (q.text for q in quotes)):
                 quotes.append(quote)
             if len(quotes) >= limit:
                 break
@@ -222,13 +222,6 @@ def paragraph_coverage(
             for s in sentences
         ]
     )
-
-
-def _repeats(quote: Quote, shown: Sequence[Quote]) -> bool:
-    """The quote's words, or a shown quote's, contain the other's (the same sentences quoted
-    from two articles that are not copies of each other as a whole)."""
-    mine = words(quote.text)
-    return any(mine in theirs or theirs in mine for theirs in (words(q.text) for q in shown))
 
 
 def _quote(

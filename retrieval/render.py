@@ -46,8 +46,12 @@ def shorten(text: str, limit: int = SECTION_CHARS) -> str:
 
 def source_name(quote: Quote) -> str:
     """The article as a reader knows it: its title, or the file name when it has none."""
-    title = " ".join((quote.title or "").split())
-    return shorten(title, TITLE_CHARS) if title else quote.article
+    return _name(quote.title, quote.article)
+
+
+def _name(title: str | None, article: str) -> str:
+    title = " ".join((title or "").split())
+    return shorten(title, TITLE_CHARS) if title else article
 
 
 def paragraphs(quote: Quote) -> str:
@@ -80,11 +84,9 @@ def also_in(quote: Quote, language: str = "en") -> str:
     if not quote.also_in:
         return ""
     first = quote.also_in[0]
-    title = " ".join((first.title or "").split())
-    if (first.title, first.date) == (quote.title, quote.date):  # a copy under another name
-        title = ""
+    same = (first.title, first.date) == (quote.title, quote.date)  # a copy under another name
     named = ", ".join(
-        filter(None, [shorten(title, TITLE_CHARS) if title else first.article, first.date])
+        filter(None, [_name(None if same else first.title, first.article), first.date])
     )
     label, more_label = ALSO_IN.get(language, ALSO_IN["en"])
     more = len(quote.also_in) - 1
