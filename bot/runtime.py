@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -22,13 +24,24 @@ from index.backend import open_store
 from index.embedders import Embedder, load_embedder
 from index.sync import ProgressCallback, SyncReport, sync_index
 from retrieval.answerer import Answerer
+from retrieval.candidates import HybridRetriever
+from retrieval.translations import WordTranslations
 
 
 def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
     """Load the model and the live index; raises `IndexError_` with a recovery hint."""
     embedder = embedder or load_embedder(settings.embedding_model)
     store = open_store(settings.index_location, embedder.model_id)
-    return Answerer(store, embedder, candidates=settings.candidates)
+    translations = WordTranslations(settings.dictionary, cache_dir=user_cache_dir())
+    retriever = HybridRetriever(
+        dense_k=settings.candidates, lexical_k=settings.candidates, translations=translations
+    )
+    return Answerer(store, embedder, retriever=retriever)
+
+
+def user_cache_dir() -> Path:
+    """Where derived data shared by every index is kept (the reduced word dictionary)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsbot"
 
 
 @contextmanager

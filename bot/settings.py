@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.backend import POSTGRESQL_SCHEMES
+from retrieval.translations import DING
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path(".newsbot/index"), alias="NEWSBOT_INDEX_DIR")
     embedding_model: str = Field("multilingual-e5-small-q4", alias="NEWSBOT_EMBEDDING_MODEL")
     candidates: int = Field(20, alias="NEWSBOT_CANDIDATES", ge=1, le=1000)
+    # A German-English word list in Ding's format (Debian: trans-de-en); empty: none, so an
+    # English question matches German articles by meaning, names and numbers only.
+    dictionary: Path | None = Field(DING, alias="NEWSBOT_DICTIONARY")
     # Empty: the embedded index in `index_dir`; `postgresql://…`: the index in PostgreSQL.
     store: str = Field("", alias="NEWSBOT_STORE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
@@ -61,9 +65,9 @@ class Settings(BaseSettings):
         """Where the index lives: the `NEWSBOT_STORE` URL, else the `index_dir` folder."""
         return self.store or self.index_dir
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator("telegram_bot_token", "dictionary", mode="before")
     @classmethod
-    def _blank_token_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
 

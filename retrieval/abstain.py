@@ -130,7 +130,7 @@ def gather_evidence(
         lexical_top=ranked[0].lexical if ranked else 0.0,
         lexical_max=max((c.lexical for c in ranked), default=0.0),
         unknown_share=unknown,
-        quote_lexical=coverage(stems(first), retrieval.weights),
+        quote_lexical=coverage(stems(first), retrieval.weights, retrieval.keys(first)),
         quote_score=quotes[0].score if quotes else 0.0,
         quantity_missing=float(asks_for_quantity(question) and not mentions_quantity(first)),
         language_mismatch=float(bool(best) and language_of(best, language) != language),

@@ -74,10 +74,11 @@ class Answerer:
         self.follow_up_weight = follow_up_weight
 
     def warm_up(self) -> None:
-        """Load what the first answer would otherwise load (language model, abstention model);
-        nothing is computed per snapshot."""
+        """Load what the first answer would otherwise load (language model, abstention model,
+        word translations); nothing is computed per snapshot."""
         detect_language("warm up")
         fitted_models()
+        self.retriever.translations.tables()
 
     def embed(self, questions: Sequence[str]) -> np.ndarray:
         """Query vectors for many questions in one model call (evaluation, batches)."""
@@ -119,7 +120,7 @@ class Answerer:
         else:
             own = query = vector
         embedded = time.perf_counter()
-        retrieval = self.retriever.retrieve(self.store, query, searched_text)
+        retrieval = self.retriever.retrieve(self.store, query, searched_text, language)
         collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates, language))
         ranked = self.latent_terms.rerank(
             collapsed.candidates, asked, head=self.quotes.paragraphs, language=language
@@ -133,9 +134,10 @@ class Answerer:
             self.store.article_text,
             top=top,
             copies=collapsed.copies,
+            keys=retrieval.keys,
         )
         if context:  # judge the question on its own retrieval
-            retrieval = self.retriever.retrieve(self.store, own, question)
+            retrieval = self.retriever.retrieve(self.store, own, question, language)
             own_ranked = self.duplicates.collapse(
                 self.fusion.fuse(retrieval.candidates, language)
             ).candidates

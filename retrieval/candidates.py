@@ -8,19 +8,26 @@ archive has never seen keep their (maximal) weight in the total,
 so a question that shares little with the archive (another language, a topic it lacks) gets
 low lexical scores everywhere and is ranked by meaning alone: the two signals are fused by
 what the question and the archive share, not blindly.
+
+In a paragraph of another language than the question a term also counts as present when one of
+its dictionary translations is (`retrieval.translations`): English questions on German articles
+then share their everyday words too, not only names and numbers.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.backend import StoreReader
 from index.model import Chunk
+from retrieval.language import ENGLISH, language_of
 from retrieval.terms import stem, stems, terms
+from retrieval.translations import WordTranslations
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,14 @@ class Retrieval:
     candidates: tuple[Candidate, ...]  # best `dense` first
     weights: dict[str, float]  # question term -> idf weight
     unknown: tuple[str, ...]  # question terms no paragraph of the archive contains
+    language: str = ENGLISH  # the question's
+    # question term -> stems of its translations, which count in the other language's paragraphs
+    translations: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def keys(self, text: str) -> dict[str, frozenset[str]]:
+        """Each question term -> the stems that count as it in `text` (a paragraph or quote)."""
+        across = bool(self.translations) and language_of(text, self.language) != self.language
+        return term_keys(self.weights, self.translations if across else {})
 
 
 def idf(document_frequency: int, documents: int) -> float:
@@ -54,6 +69,7 @@ class HybridRetriever:
         query_terms: int = 8,
         max_term_share: float = 0.05,
         max_query_matches: int = 2_000,
+        translations: WordTranslations | None = None,
     ) -> None:
         """
         dense_k, lexical_k: how many paragraphs each index proposes (0 turns one off).
@@ -65,14 +81,20 @@ class HybridRetriever:
             this many paragraphs (none if the rarest alone is in more): BM25 scores every
             match, ~10 µs each, so this bounds its cost in a large archive. An archive of
             fewer paragraphs is never limited by it.
+        translations: the dictionary that lets a term count in the other language (None: the
+            default `WordTranslations()`).
         """
         self.dense_k = dense_k
         self.lexical_k = lexical_k
         self.query_terms = query_terms
         self.max_term_share = max_term_share
         self.max_query_matches = max_query_matches
+        self.translations = translations if translations is not None else WordTranslations()
 
-    def retrieve(self, store: StoreReader, vector: np.ndarray, question: str) -> Retrieval:
+    def retrieve(
+        self, store: StoreReader, vector: np.ndarray, question: str, language: str = ENGLISH
+    ) -> Retrieval:
+        """`language`: the question's (its terms are translated into the other one)."""
         question_terms = terms(question)
         frequencies = store.document_frequencies(question_terms)
         documents = max(len(store), 1)
@@ -93,12 +115,23 @@ class HybridRetriever:
             for i, score in zip(extra, store.chunk_vectors(extra) @ vector, strict=True):
                 dense[i] = float(score)
         chunks = store.chunks(list(dense))
+        across = [language_of(chunk.text, language) != language for chunk in chunks]
+        translated = self.translations.translate(question_terms, language) if any(across) else {}
+        if translated:
+            # a term the archive lacks weighs as much as its most common translation: "set" ->
+            # "machen", "stellen" matches many paragraphs and should not weigh like a rare name
+            found = store.document_frequencies([w for ws in translated.values() for w in ws])
+            for term, words in translated.items():
+                if not frequencies[term]:
+                    weights[term] = idf(max(found[w] for w in words), documents)
+        translations = {t: frozenset(stem(w) for w in ws) for t, ws in translated.items()}
+        same, other = term_keys(weights, {}), term_keys(weights, translations)
         candidates = []
-        for chunk in chunks:
-            share = coverage(chunk_stems(chunk), weights)
+        for chunk, is_across in zip(chunks, across, strict=True):
+            share = coverage(chunk_stems(chunk), weights, other if is_across else same)
             candidates.append(Candidate(chunk, dense[chunk.id], share, dense[chunk.id]))
         candidates.sort(key=lambda c: -c.dense)
-        return Retrieval(tuple(candidates), weights, unknown)
+        return Retrieval(tuple(candidates), weights, unknown, language, translations)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -107,7 +140,22 @@ def chunk_stems(chunk: Chunk) -> frozenset[str]:
     return stems(" ".join(filter(None, [chunk.title, chunk.section, chunk.text])))
 
 
-def coverage(text_stems: frozenset[str], weights: dict[str, float]) -> float:
-    """The share of the question's term weight whose stems occur in a text's `stems`."""
+def term_keys(
+    weights: Mapping[str, float], translations: Mapping[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    """Each term -> its own stem and its translations' stems."""
+    return {t: translations.get(t, frozenset()) | {stem(t)} for t in weights}
+
+
+def coverage(
+    text_stems: frozenset[str],
+    weights: Mapping[str, float],
+    keys: Mapping[str, frozenset[str]] | None = None,
+) -> float:
+    """The share of the question's term weight found in a text's `stems`; `keys[term]`: the
+    stems that count as the term (default: its own)."""
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if stem(t) in text_stems) / total if total else 0.0
+    if not total:
+        return 0.0
+    keys = keys or term_keys(weights, {})
+    return sum(w for t, w in weights.items() if not keys[t].isdisjoint(text_stems)) / total

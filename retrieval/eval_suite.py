@@ -35,6 +35,7 @@ from retrieval.evaluate import DenseBaseline, Question, evaluate, hit_rank
 from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.quotes import QuoteSelector
+from retrieval.translations import WordTranslations
 
 Factory = Callable[[IndexStore, Embedder], object]
 
@@ -77,6 +78,12 @@ VARIANTS: dict[str, Factory] = {
         latent_terms=LatentTermRerank(embedder, weight=0.0),
         abstainer=Abstainer(enabled=False),
     ),
+    "- translations": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        retriever=HybridRetriever(translations=WordTranslations(None)),
+        abstainer=Abstainer(enabled=False),
+    ),
     "- duplicates": lambda store, embedder: Answerer(
         store,
         embedder,
@@ -93,6 +100,7 @@ DEFAULT_VARIANTS = (
     "- lexical",
     "- per-language lex",
     "- latent terms",
+    "- translations",
     "- sentence vectors",
     "- long lead quote",
     "- duplicates",

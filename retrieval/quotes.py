@@ -25,10 +25,10 @@ import numpy as np
 
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
-from retrieval.candidates import Candidate
+from retrieval.candidates import Candidate, term_keys
 from retrieval.duplicates import repeats
 from retrieval.model import Quote, Source
-from retrieval.terms import stem, stems
+from retrieval.terms import stems
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +98,24 @@ class QuoteSelector:
         *,
         top: int,
         copies: Mapping[int, Sequence[Chunk]] | None = None,
+        keys: Callable[[str], Mapping[str, frozenset[str]]] | None = None,
     ) -> list[Quote]:
         """Quotes best first; `copies[chunk id]`: other articles' copies of a ranked paragraph
-        (`retrieval.duplicates`), cited as `Quote.also_in`."""
+        (`retrieval.duplicates`), cited as `Quote.also_in`; `keys(paragraph text)`: the stems
+        that count as each question term there (`Retrieval.keys`; default: its own stem)."""
         best = [c for c in ranked[: self.paragraphs] if c.chunk.sentences]
         stored = sentence_vectors([c.chunk for c in best]) if self.sentence_vectors else {}
         scored = [
-            (c, self.sentence_scores(c.chunk.sentences, stored.get(c.chunk.id), vector, weights))
+            (
+                c,
+                self.sentence_scores(
+                    c.chunk.sentences,
+                    stored.get(c.chunk.id),
+                    vector,
+                    weights,
+                    keys(c.chunk.text) if keys else None,
+                ),
+            )
             for c in best
         ]
         # the paragraph of the best-ranked window: its best sentence anchors the lead quote
@@ -135,9 +146,10 @@ class QuoteSelector:
         sentences: Sequence[Sentence],
         vectors: np.ndarray | None,
         vector: np.ndarray,
-        weights: dict[str, float],
+        weights: Mapping[str, float],
+        keys: Mapping[str, frozenset[str]] | None = None,
     ) -> np.ndarray:
-        lexical = paragraph_coverage([stems(s.text) for s in sentences], weights)
+        lexical = paragraph_coverage([stems(s.text) for s in sentences], weights, keys)
         if vectors is None or len(vectors) != len(sentences):
             return self.lexical_weight * lexical
         return vectors @ vector + self.lexical_weight * lexical
@@ -206,21 +218,22 @@ class QuoteSelector:
 
 
 def paragraph_coverage(
-    sentences: Sequence[frozenset[str]], weights: dict[str, float]
+    sentences: Sequence[frozenset[str]],
+    weights: Mapping[str, float],
+    keys: Mapping[str, frozenset[str]] | None = None,
 ) -> np.ndarray:
     """Per sentence, the question's term weight it contains, each term also weighted by how few
     sentences of the paragraph contain it: a word every sentence shares (the paragraph's topic)
     does not tell them apart. On xquad this chose the answering sentence more often than plain
-    coverage (German questions .78 -> .83)."""
+    coverage (German questions .78 -> .83). `keys[term]`: the stems that count as the term
+    (default: its own, see `retrieval.candidates.term_keys`)."""
     total = sum(weights.values()) or 1.0
-    keys = {t: stem(t) for t in weights}
-    counts = {t: sum(keys[t] in s for s in sentences) for t in weights}
+    keys = keys or term_keys(weights, {})
+    found = [[t for t in weights if not keys[t].isdisjoint(s)] for s in sentences]
+    counts = {t: sum(t in f for f in found) for t in weights}
     n = len(sentences)
     return np.array(
-        [
-            sum(w * math.log(1 + n / counts[t]) for t, w in weights.items() if keys[t] in s) / total
-            for s in sentences
-        ]
+        [sum(weights[t] * math.log(1 + n / counts[t]) for t in f) / total for f in found]
     )
 
 
