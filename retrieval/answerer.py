@@ -121,7 +121,7 @@ class Answerer:
             own = query = vector
         embedded = time.perf_counter()
         retrieval = self.retriever.retrieve(self.store, query, searched_text, language)
-        collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates, language))
+        collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates))
         ranked = self.latent_terms.rerank(
             collapsed.candidates, asked, head=self.quotes.paragraphs, language=language
         )
@@ -138,9 +138,7 @@ class Answerer:
         )
         if context:  # judge the question on its own retrieval
             retrieval = self.retriever.retrieve(self.store, own, question, language)
-            own_ranked = self.duplicates.collapse(
-                self.fusion.fuse(retrieval.candidates, language)
-            ).candidates
+            own_ranked = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates)).candidates
             own_ranked = self.latent_terms.rerank(
                 own_ranked, own_asked, head=self.quotes.paragraphs, language=language
             )

@@ -4,9 +4,9 @@ archives.
 Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
 turned off at a time, so each stage's contribution is a visible delta. The abstention model is
-fitted on the whole pipeline's evidence, so the lines without the lexical stage, its
-per-language comparison (`retrieval.fusion`), the latent-term rerank or the sentence vectors
-answer whenever there are quotes: compare them with the "- abstention" line.
+fitted on the whole pipeline's evidence, so the lines without the lexical stage, the
+latent-term rerank, the translations or the sentence vectors answer whenever there are quotes:
+compare them with the "- abstention" line.
 
     python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
@@ -66,12 +66,6 @@ VARIANTS: dict[str, Factory] = {
     "- abstention": lambda store, embedder: Answerer(
         store, embedder, abstainer=Abstainer(enabled=False)
     ),
-    "- per-language lex": lambda store, embedder: Answerer(
-        store,
-        embedder,
-        fusion=LexicalFusion(per_language=False),
-        abstainer=Abstainer(enabled=False),
-    ),
     "- latent terms": lambda store, embedder: Answerer(
         store,
         embedder,
@@ -98,7 +92,6 @@ DEFAULT_VARIANTS = (
     "newsbot",
     "- abstention",
     "- lexical",
-    "- per-language lex",
     "- latent terms",
     "- translations",
     "- sentence vectors",

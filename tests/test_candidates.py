@@ -6,9 +6,8 @@ import math
 
 import pytest
 
-from index.model import Chunk, Sentence
 from index.store import IndexStore
-from retrieval.candidates import Candidate, HybridRetriever, idf
+from retrieval.candidates import HybridRetriever, idf
 from retrieval.fusion import LexicalFusion
 from tests.conftest import FakeEmbedder, index_of
 
@@ -65,44 +64,6 @@ def test_fusion_adds_the_lexical_share_to_the_cosine(store) -> None:
     assert [c.score for c in fused] == sorted((c.score for c in fused), reverse=True)
     plain = LexicalFusion(weight=0.0).fuse(result.candidates)
     assert [c.score for c in plain] == [c.dense for c in plain]
-
-
-def candidate(number: int, text: str, dense: float, lexical: float) -> Candidate:
-    chunk = Chunk(number, f"a{number}.txt", None, None, None, 1, (Sentence(text, 0, len(text)),))
-    return Candidate(chunk, dense, lexical, dense)
-
-
-ENGLISH_OTHER_TOPIC = (
-    "The city's population grew by ten percent last year, the council said on Tuesday, "
-    "and most of the new residents moved into the northern districts."
-)
-GERMAN_ANSWER = (
-    "Nach der Volkszählung von 1890 waren 38 Prozent der Einwohner von Fresno katholisch, "
-    "die meisten von ihnen Einwanderer aus Italien und Portugal."
-)
-
-
-def test_lexical_shares_are_compared_within_each_paragraph_language() -> None:
-    # An English question: the English paragraph on another topic shares its everyday words
-    # (share .6), the German paragraph that answers it only the name and the year (share .3).
-    candidates = (
-        candidate(1, ENGLISH_OTHER_TOPIC, dense=0.80, lexical=0.6),
-        candidate(2, GERMAN_ANSWER, dense=0.81, lexical=0.3),
-    )
-    blind = LexicalFusion(weight=0.1, per_language=False).fuse(candidates, "en")
-    assert [c.chunk.id for c in blind] == [1, 2]
-    fused = LexicalFusion(weight=0.1).fuse(candidates, "en")
-    assert [c.chunk.id for c in fused] == [2, 1]  # the German paragraph's best counts as .6
-    assert fused[0].score == pytest.approx(0.81 + 0.1 * 0.6)
-    assert fused[1].score == pytest.approx(0.80 + 0.1 * 0.6)
-
-
-def test_in_one_language_per_language_fusion_changes_nothing(store) -> None:
-    result = retrieve(store, "Wann fährt die Straßenbahn nach Rotterdam?")
-    assert 0 < max(c.lexical for c in result.candidates) < 1
-    fusions = (LexicalFusion(per_language=True), LexicalFusion(per_language=False))
-    both = [fusion.fuse(result.candidates, "de") for fusion in fusions]
-    assert [c.score for c in both[0]] == [c.score for c in both[1]]
 
 
 def test_the_full_text_query_is_bounded_by_how_many_paragraphs_its_terms_match(store) -> None:
