@@ -11,7 +11,8 @@ what the question and the archive share, not blindly.
 
 In a paragraph of another language than the question a term also counts as present when one of
 its dictionary translations is (`retrieval.translations`): English questions on German articles
-then share their everyday words too, not only names and numbers.
+then share their everyday words too, not only names and numbers; and a word the archive lacks is
+searched in the full-text index as its most common translation.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class HybridRetriever:
         max_term_share: float = 0.05,
         max_query_matches: int = 2_000,
         translations: WordTranslations | None = None,
+        expand_query: bool = True,
     ) -> None:
         """
         dense_k, lexical_k: how many paragraphs each index proposes (0 turns one off).
@@ -83,6 +85,9 @@ class HybridRetriever:
             fewer paragraphs is never limited by it.
         translations: the dictionary that lets a term count in the other language (None: the
             default `WordTranslations()`).
+        expand_query: a term the archive lacks is searched as its most common translation in
+            the full-text index too, so an English question on German articles gets candidates
+            from both indexes, not only the vector one (which covers less of a larger archive).
         """
         self.dense_k = dense_k
         self.lexical_k = lexical_k
@@ -90,6 +95,7 @@ class HybridRetriever:
         self.max_term_share = max_term_share
         self.max_query_matches = max_query_matches
         self.translations = translations if translations is not None else WordTranslations()
+        self.expand_query = expand_query
 
     def retrieve(
         self, store: StoreReader, vector: np.ndarray, question: str, language: str = ENGLISH
@@ -101,11 +107,20 @@ class HybridRetriever:
         weights = {t: idf(frequencies[t], documents) for t in question_terms}
         unknown = tuple(t for t in question_terms if frequencies[t] == 0)
         dense = dict(store.search(vector, self.dense_k)) if self.dense_k else {}
-        known = sorted((t for t in question_terms if frequencies[t]), key=frequencies.get)
-        rare = [t for t in known if frequencies[t] <= self.max_term_share * documents]
+        searchable = {t: frequencies[t] for t in question_terms if frequencies[t]}
+        missing = [t for t in question_terms if not frequencies[t]]
+        if missing and self.expand_query:
+            early = self.translations.translate(missing, language)
+            found = store.document_frequencies([w for ws in early.values() for w in ws])
+            for words in early.values():
+                common = max(words, key=lambda w: found[w])
+                if found[common]:
+                    searchable.setdefault(common, found[common])
+        known = sorted(searchable, key=searchable.get)
+        rare = [t for t in known if searchable[t] <= self.max_term_share * documents]
         query, matches = [], 0
         for term in (rare or known[:1])[: self.query_terms]:
-            matches += frequencies[term]
+            matches += searchable[term]
             if matches > self.max_query_matches:
                 break
             query.append(term)

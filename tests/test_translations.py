@@ -152,3 +152,21 @@ def test_a_term_the_archive_lacks_weighs_as_its_most_common_translation(
     assert translated.weights["bridge"] < plain.weights["bridge"]
     # "gebaut" is in the same one paragraph as "brücke": the same weight
     assert translated.weights["built"] == pytest.approx(translated.weights["bridge"])
+
+
+def test_the_full_text_query_searches_the_translations_of_words_the_archive_lacks(
+    store: IndexStore, ding: Path
+):
+    """Without the vector side, only the full-text index proposes paragraphs: "bridge" and
+    "built" are in no paragraph, their translations are in the German one."""
+    vector = FakeEmbedder().embed_queries(["When was the bridge built?"])[0]
+
+    def found(expand: bool) -> list[str]:
+        retriever = HybridRetriever(
+            dense_k=0, translations=WordTranslations(ding), expand_query=expand
+        )
+        retrieval = retriever.retrieve(store, vector, "When was the bridge built?", "en")
+        return [c.chunk.text for c in retrieval.candidates]
+
+    assert found(expand=False) == []
+    assert found(expand=True) == [GERMAN_PARAGRAPH]
