@@ -26,12 +26,13 @@ ARTICLES = sorted(p.name for p in (XQUAD / "articles-de").glob("*.txt"))[::6]  #
 INDEXED, LEFT_OUT = ARTICLES[:6], ARTICLES[6:]
 
 # Measured when set (82 answerable and 40 unanswerable questions per language; 2026-12-05, with
-# word translations): English questions hit@1 .78, hit@3 .84, quote precision .99; German .84, .90,
-# .97. Abstained on answerable .085 (a six-article archive is smaller than the 40-article ones the
-# model was fitted on), on unanswerable .91. Floors sit ~5 questions under.
+# word translations): English questions hit@1 .77, hit@3 .82, quote precision 1.0; German .83,
+# .89, .97. Abstained on answerable .10 (a six-article archive is smaller than the 40-article ones
+# the model was fitted on; refits alone moved this between .085 and .11), on unanswerable .93.
+# Floors sit ~5 questions under.
 FLOORS = {
-    "en": {"hit@1": 0.72, "hit@3": 0.78, "quote_precision": 0.9},
-    "de": {"hit@1": 0.78, "hit@3": 0.84, "quote_precision": 0.9},
+    "en": {"hit@1": 0.7, "hit@3": 0.75, "quote_precision": 0.9},
+    "de": {"hit@1": 0.77, "hit@3": 0.83, "quote_precision": 0.9},
 }
 
 
@@ -62,5 +63,5 @@ def test_xquad_floors(report: dict, language: str) -> None:
 
 def test_xquad_abstention(report: dict) -> None:
     metrics = report["metrics"]["all"]
-    assert metrics["abstained_answerable"] <= 0.13
+    assert metrics["abstained_answerable"] <= 0.15
     assert metrics["abstained_unanswerable"] >= 0.85
