@@ -107,12 +107,13 @@ class HybridRetriever:
         weights = {t: idf(frequencies[t], documents) for t in question_terms}
         unknown = tuple(t for t in question_terms if frequencies[t] == 0)
         dense = dict(store.search(vector, self.dense_k)) if self.dense_k else {}
+        translated = self.translations.translate(question_terms, language)
+        # the translations of the terms the archive lacks: searched (`expand_query`), and weighed
+        missing = {t: ws for t, ws in translated.items() if not frequencies[t]}
+        found = store.document_frequencies([w for ws in missing.values() for w in ws])
         searchable = {t: frequencies[t] for t in question_terms if frequencies[t]}
-        missing = [t for t in question_terms if not frequencies[t]]
-        if missing and self.expand_query:
-            early = self.translations.translate(missing, language)
-            found = store.document_frequencies([w for ws in early.values() for w in ws])
-            for words in early.values():
+        if self.expand_query:
+            for words in missing.values():
                 common = max(words, key=lambda w: found[w])
                 if found[common]:
                     searchable.setdefault(common, found[common])
@@ -131,15 +132,13 @@ class HybridRetriever:
                 dense[i] = float(score)
         chunks = store.chunks(list(dense))
         across = [language_of(chunk.text, language) != language for chunk in chunks]
-        translated = self.translations.translate(question_terms, language) if any(across) else {}
-        if translated:
+        translations: dict[str, frozenset[str]] = {}
+        if any(across):
             # a term the archive lacks weighs as much as its most common translation: "set" ->
             # "machen", "stellen" matches many paragraphs and should not weigh like a rare name
-            found = store.document_frequencies([w for ws in translated.values() for w in ws])
-            for term, words in translated.items():
-                if not frequencies[term]:
-                    weights[term] = idf(max(found[w] for w in words), documents)
-        translations = {t: frozenset(stem(w) for w in ws) for t, ws in translated.items()}
+            for term, words in missing.items():
+                weights[term] = idf(max(found[w] for w in words), documents)
+            translations = {t: frozenset(stem(w) for w in ws) for t, ws in translated.items()}
         same, other = term_keys(weights, {}), term_keys(weights, translations)
         candidates = []
         for chunk, is_across in zip(chunks, across, strict=True):
