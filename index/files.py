@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import shlex
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +31,18 @@ class SkippedFile:
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) so that a reader sees the old file or the whole new
+    one, also after a crash: a uniquely named temporary file, fsynced, then renamed."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    fsync_dir(path.parent)
 
 
 def fsync_dir(path: Path) -> None:

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from index import saved_blocks
-from index.files import fsync_dir
+from index.files import atomic_write, fsync_dir
 from index.model import Chunk, Sentence
 from index.vectors import SEARCH_THREADS, Block, VectorSet
 
@@ -898,7 +898,7 @@ class IndexWriter:
         fsync_dir(work)
         final = self.index_dir / f"{GENERATION_PREFIX}{self.generation:06d}"
         os.rename(work, final)
-        _atomic_write(self.index_dir / CURRENT_FILE, final.name + "\n")
+        atomic_write(self.index_dir / CURRENT_FILE, final.name + "\n")
         self._db.execute("BEGIN IMMEDIATE")
         self._delete_unseen(min(generations_in_use(self.index_dir), default=self.generation))
         self._db.execute("COMMIT")
@@ -939,16 +939,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(temp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fsync_dir(path.parent)
 
 
 def _remove_database(path: Path) -> None:

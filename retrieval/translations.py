@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from index.files import atomic_write
 from index.words import fold
 from retrieval.language import ENGLISH, GERMAN
 from retrieval.terms import FUNCTION_WORDS
@@ -180,8 +181,6 @@ def _write(path: Path, text: str) -> None:
     """Write atomically: a process reading the cache never sees half a file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{threading.get_ident()}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        atomic_write(path, text)
     except OSError as error:
         log.warning("could not cache translations in %s: %s", path, error)
