@@ -249,9 +249,11 @@ def fitted_models(path: Path = MODEL_FILE) -> dict[str, AbstentionModel]:
     models = {}
     for entry in data.get("models", []):
         try:
-            models[entry["embedder_id"]] = AbstentionModel.from_json(entry)
+            model = AbstentionModel.from_json(entry)
         except (KeyError, TypeError, ValueError):  # an older format: refit it
             continue
+        if set(model.features) <= set(FEATURES):  # else fitted on evidence this code lacks
+            models[model.embedder_id] = model
     return models
 
 

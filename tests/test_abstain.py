@@ -89,6 +89,14 @@ def test_a_model_file_of_an_older_format_is_ignored(tmp_path) -> None:
     assert fitted_models(tmp_path / "abstention.json") == {}
 
 
+def test_a_model_fitted_on_evidence_this_code_does_not_gather_is_ignored(tmp_path) -> None:
+    """Answering falls back to "answer when there are quotes" rather than failing."""
+    m = stump("lexical_top", 2.0)
+    data = m.to_json() | {"features": [*FEATURES, "a_feature_since_removed"]}
+    (tmp_path / "abstention.json").write_text(json.dumps({"models": [data]}))
+    assert fitted_models(tmp_path / "abstention.json") == {}
+
+
 def test_the_decision_uses_the_models_threshold_or_an_override() -> None:
     m = stump("lexical_top", 2.0)
     weak, strong = evidence(lexical_top=-1.0), evidence(lexical_top=1.0)
