@@ -6,6 +6,10 @@ trees) weighs evidence that any archive provides about a question and its best p
 
 - how close the best paragraph is, and how far it stands above the rest of the candidates
   (a question about something the archive lacks finds many equally mediocre paragraphs);
+- how far the best sentence of the best story stands above the best sentence of any other
+  story, among the paragraphs quotes come from: an answer lives in one story, while a question
+  the archive cannot answer is about as close to several stories on nearby topics (a story is
+  an article with its republished and updated copies);
 - how much of the question's term weight the best paragraph and the best quote contain, and how
   much of it the archive has never seen at all (a name or word in no article);
 - the best quote's own ranking score (its paragraph's and its anchor sentence's): one sentence
@@ -32,13 +36,14 @@ import functools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.candidates import Candidate, Retrieval, chunk_stems, coverage
+from retrieval.duplicates import near_copies
 from retrieval.language import language_of
 from retrieval.model import Quote
 from retrieval.terms import stems, terms, word_set
@@ -58,7 +63,12 @@ FEATURES = (
     "dense_other_language",
     "unknown_names",
     "names_in_top",
+    "sentence_gap",
 )
+
+# The sentence gap counts up to this: beyond it one story clearly stands out, and it is what a
+# question whose quoted paragraphs all come from one story scores.
+GAP_CAP = 0.1
 
 # Language-level: questions that ask for a number, and number words (not "ein/one").
 _ASKS_QUANTITY = re.compile(
@@ -103,6 +113,7 @@ class Evidence:
     dense_other_language: float
     unknown_names: float
     names_in_top: float
+    sentence_gap: float
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
@@ -114,7 +125,10 @@ def gather_evidence(
     retrieval: Retrieval,
     ranked: Sequence[Candidate],
     quotes: Sequence[Quote],
+    best_sentence: Mapping[int, float] | None = None,
 ) -> Evidence:
+    """`best_sentence`: for the paragraphs quotes come from (the head of `ranked`), the cosine of
+    the question and their closest sentence, by chunk id."""
     dense = sorted((c.dense for c in retrieval.candidates), reverse=True)
     top = dense[0] if dense else 0.0
     rest = dense[4:] or dense[1:] or [top]
@@ -124,6 +138,7 @@ def gather_evidence(
     names = {t: w for t, w in retrieval.weights.items() if t in name_terms(question)}
     name_total = sum(names.values())
     best = ranked[0].chunk.text if ranked else ""
+    story = same_story(retrieval.candidates, ranked[0].chunk.article) if ranked else frozenset()
     return Evidence(
         dense_top=top,
         dense_gap=top - float(np.mean(rest)),
@@ -148,6 +163,34 @@ def gather_evidence(
             else 0.0
         ),
         names_in_top=coverage(chunk_stems(ranked[0].chunk), names) if ranked and names else 0.0,
+        sentence_gap=sentence_gap(ranked, best_sentence or {}, story),
+    )
+
+
+def sentence_gap(
+    ranked: Sequence[Candidate], best_sentence: Mapping[int, float], story: frozenset[str]
+) -> float:
+    """Among the paragraphs with sentence scores, the best sentence of the best-ranked article's
+    `story` minus the best sentence of any other story (at most `GAP_CAP`)."""
+    scored = [c for c in ranked if c.chunk.id in best_sentence]
+    mine = [best_sentence[c.chunk.id] for c in scored if c.chunk.article in story]
+    rivals = [best_sentence[c.chunk.id] for c in scored if c.chunk.article not in story]
+    if not mine:
+        return -GAP_CAP if rivals else 0.0
+    return min(max(mine) - max(rivals), GAP_CAP) if rivals else GAP_CAP
+
+
+def same_story(candidates: Sequence[Candidate], article: str) -> frozenset[str]:
+    """The article and every other one with a copy, even an edited one, of one of its candidate
+    paragraphs: republished and updated versions of a story are one source, not rivals."""
+    own = [c.chunk.text for c in candidates if c.chunk.article == article]
+    return frozenset(
+        {article}
+        | {
+            c.chunk.article
+            for c in candidates
+            if c.chunk.article != article and any(near_copies(c.chunk.text, t) for t in own)
+        }
     )
 
 

@@ -144,7 +144,14 @@ class Answerer:
             )
         else:
             own_ranked = ranked
-        evidence = gather_evidence(question, language, retrieval, own_ranked, quotes)
+        head = [c.chunk for c in own_ranked[: self.quotes.paragraphs]]
+        sentence_vectors = self.sentences.lookup(self.store, head)  # cached: quoting read them
+        best_sentence = {
+            chunk.id: float(np.max(sentence_vectors[chunk.id] @ own))
+            for chunk in head
+            if chunk.id in sentence_vectors and len(sentence_vectors[chunk.id])
+        }
+        evidence = gather_evidence(question, language, retrieval, own_ranked, quotes, best_sentence)
         verdict = self.abstainer.decide(evidence, self.embedder.model_id, bool(quotes))
         done = time.perf_counter()
         answer = Answer(

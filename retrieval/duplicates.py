@@ -66,3 +66,22 @@ def repeats(text: str, others: Iterable[str]) -> bool:
     twice, from two articles that need not be copies as a whole)."""
     mine = words(text)
     return any(mine in theirs or theirs in mine for theirs in map(words, others))
+
+
+# An update re-filed with a changed figure or a dropped sentence keeps ~95-100 % of the shorter
+# version's words; different paragraphs among each other's ten nearest neighbours in the mixed
+# xquad archive (both languages, every topic) shared at most 72 %.
+NEAR_COPY_SHARE = 0.8
+
+
+def near_copies(text: str, other: str) -> bool:
+    """Most of the shorter text's distinct words are in the other (an edited version of the same
+    paragraph), so the two are one source, not two that agree or compete."""
+    mine, theirs = word_set(text), word_set(other)
+    shared = len(mine & theirs)
+    return shared >= NEAR_COPY_SHARE * max(1, min(len(mine), len(theirs)))
+
+
+@functools.lru_cache(maxsize=65536)
+def word_set(text: str) -> frozenset[str]:
+    return frozenset(words(text).split())

@@ -10,6 +10,7 @@ import pytest
 from index.model import Chunk, Sentence
 from retrieval.abstain import (
     FEATURES,
+    GAP_CAP,
     Abstainer,
     AbstentionModel,
     Evidence,
@@ -18,6 +19,8 @@ from retrieval.abstain import (
     fitted_models,
     gather_evidence,
     mentions_quantity,
+    same_story,
+    sentence_gap,
 )
 from retrieval.answerer import Answerer
 from retrieval.candidates import Candidate, Retrieval
@@ -145,6 +148,50 @@ def test_evidence_notes_how_close_the_best_paragraph_in_the_other_language_is() 
     found = gather_evidence("How many zebras does the zoo have?", "en", retrieval, candidates, [])
     assert found.dense_other_language == pytest.approx(0.84)
     assert found.language_mismatch == 0.0
+
+
+def _paragraph(chunk_id: int, article: str, dense: float, text: str = "") -> Candidate:
+    text = text or f"Satz Nummer {chunk_id} aus {article}."
+    chunk = Chunk(chunk_id, article, None, None, None, 1, (Sentence(text, 0, len(text)),))
+    return Candidate(chunk, dense, 0.0, dense)
+
+
+def test_the_sentence_gap_compares_the_best_sentences_of_the_best_ranked_story_and_the_rest() -> (
+    None
+):
+    ranked = [
+        _paragraph(1, "a.txt", 0.86),
+        _paragraph(2, "b.txt", 0.85),
+        _paragraph(3, "a.txt", 0.8),
+    ]
+    a = frozenset({"a.txt"})
+    assert sentence_gap(ranked, {1: 0.84, 2: 0.86, 3: 0.90}, a) == pytest.approx(0.04)
+    assert sentence_gap(ranked, {1: 0.84, 2: 0.88}, a) == pytest.approx(-0.04)
+    assert sentence_gap(ranked, {1: 0.84, 3: 0.9}, a) == GAP_CAP  # quotes from one article only
+    assert sentence_gap(ranked, {}, a) == 0.0
+
+
+def test_an_updated_copy_of_a_paragraph_makes_its_article_the_same_story() -> None:
+    news = "Der Zoo hat seit Montag 14 Zebras, teilte die Stadt mit."
+    update = "Der Zoo hat seit Montag 15 Zebras, teilte die Stadt am Dienstag mit."
+    candidates = [
+        _paragraph(1, "a.txt", 0.86, news),
+        _paragraph(2, "a-update.txt", 0.86, update),
+        _paragraph(4, "a-update.txt", 0.84),  # the update's other paragraphs are no rivals either
+        _paragraph(3, "b.txt", 0.80),
+    ]
+    story = same_story(candidates, "a.txt")
+    assert story == {"a.txt", "a-update.txt"}
+    assert sentence_gap(candidates, {1: 0.9, 2: 0.9, 4: 0.89, 3: 0.85}, story) == pytest.approx(
+        0.05
+    )
+
+
+def test_evidence_carries_the_sentence_gap() -> None:
+    ranked = (_paragraph(1, "a.txt", 0.86), _paragraph(2, "b.txt", 0.84))
+    retrieval = Retrieval(ranked, {"satz": 1.0}, ())
+    found = gather_evidence("Welcher Satz?", "de", retrieval, ranked, [], {1: 0.9, 2: 0.85})
+    assert found.sentence_gap == pytest.approx(0.05)
 
 
 # --- with the real model ---------------------------------------------------------------------

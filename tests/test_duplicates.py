@@ -9,7 +9,7 @@ from index.store import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer
 from retrieval.candidates import Candidate
-from retrieval.duplicates import DuplicateFilter
+from retrieval.duplicates import DuplicateFilter, near_copies
 from tests.conftest import FakeEmbedder
 
 PARAGRAPH = (
@@ -98,3 +98,10 @@ def test_a_republished_article_is_quoted_once_citing_both(tmp_path: Path) -> Non
 
     plain = Answerer(store, FakeEmbedder(), duplicates=DuplicateFilter(enabled=False))
     assert plain.answer(question).quotes[0].also_in == ()  # the stage is what cites the copy
+
+
+def test_an_edited_version_of_a_paragraph_is_a_near_copy_and_a_related_one_is_not() -> None:
+    news = "Der Zoo hat seit Montag 14 Zebras, teilte die Stadt mit."
+    assert near_copies(news, "Der Zoo hat seit Montag 15 Zebras, teilte die Stadt am Dienstag mit.")
+    assert near_copies(news, news + " Sie kamen aus Kenia.")  # a sentence added
+    assert not near_copies(news, "Die Stadt teilte mit, der Tierpark plane ein neues Gehege.")
