@@ -5,8 +5,8 @@ Every table shows the plain dense baseline (one paragraph = one passage, nearest
 abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
 turned off at a time, so each stage's contribution is a visible delta. The abstention model is
 fitted on the whole pipeline's evidence, so the lines without the lexical stage, the
-latent-term rerank, the translations or the sentence vectors answer whenever there are quotes:
-compare them with the "- abstention" line.
+latent-term rerank, the translations, the sentence vectors, the long lead quote or the referents
+answer whenever there are quotes: compare them with the "- abstention" line.
 
     python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
@@ -86,6 +86,12 @@ VARIANTS: dict[str, Factory] = {
     "- long lead quote": lambda store, embedder: Answerer(
         store, embedder, quotes=_no_long_lead(), abstainer=Abstainer(enabled=False)
     ),
+    "- referents": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        quotes=QuoteSelector(referents=False),
+        abstainer=Abstainer(enabled=False),
+    ),
 }
 DEFAULT_VARIANTS = (
     "baseline",
@@ -96,6 +102,7 @@ DEFAULT_VARIANTS = (
     "- translations",
     "- sentence vectors",
     "- long lead quote",
+    "- referents",
     "- duplicates",
 )
 TITLES = {

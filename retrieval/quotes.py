@@ -18,6 +18,7 @@ not verbatim is a bug.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from index.verbatim import check_verbatim, collapse_whitespace
 from retrieval.candidates import Candidate, term_keys
 from retrieval.duplicates import repeats
 from retrieval.model import Quote, Source
-from retrieval.terms import stems
+from retrieval.terms import stems, word_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class QuoteSelector:
         spread: float = 0.1,
         max_quotes: int = 3,
         sentence_vectors: bool = True,
+        referents: bool = True,
     ) -> None:
         """
         paragraphs: how many of the best-ranked paragraphs quotes are taken from.
@@ -74,6 +76,8 @@ class QuoteSelector:
         spread: a further quote is shown only if it scores within this of the first one.
         max_quotes: never more quotes than this (callers may ask for fewer).
         sentence_vectors: score sentences by their own vectors too, not by words alone.
+        referents: a quote whose first sentence opens with a reference back ("Sie", "Dennoch",
+            "However") starts a sentence earlier, where what it refers to is said.
         """
         self.paragraphs = paragraphs
         self.per_paragraph = per_paragraph
@@ -87,6 +91,7 @@ class QuoteSelector:
         self.spread = spread
         self.max_quotes = max_quotes
         self.sentence_vectors = sentence_vectors
+        self.referents = referents
 
     def select(
         self,
@@ -174,6 +179,14 @@ class QuoteSelector:
             else:
                 limits = (min(self.max_chars, self.support_max_chars), self.support_coverage)
             first, last = self._span(anchor, chance, lengths, taken, *limits)
+            if (
+                self.referents
+                and first > 0
+                and first - 1 not in taken
+                and refers_back(sentences[first].text)
+                and sum(lengths[first - 1 : last + 1]) + (last - first + 1) <= limits[0]
+            ):
+                first -= 1
             taken.update(range(first, last + 1))
             score = candidate.score + self.sentence_weight * float(scores[anchor])
             windows.append(Window(candidate, first, last, anchor, score))
@@ -215,6 +228,24 @@ class QuoteSelector:
             first -= 1
         assert best is not None
         return best[2], best[3]
+
+
+# Language-level: words that open a sentence by pointing back to the one before (pronouns,
+# demonstratives, connectives). A quote that starts with one is missing what it refers to.
+_REFERS_BACK = word_set(
+    "er sie es ihr ihre ihrer ihnen ihm ihn sein seine seiner dies diese dieser dieses diesem "
+    "diesen damit dabei dadurch daher deshalb deswegen dennoch trotzdem jedoch allerdings "
+    "außerdem zudem danach darauf dafür dagegen darüber dort dann später "
+    "he she it they them his her its their this these those there however but also then thus "
+    "therefore moreover furthermore meanwhile later nevertheless instead"
+)
+_FIRST_WORD = re.compile(r"\w+")
+
+
+def refers_back(sentence: str) -> bool:
+    """The sentence opens with a word that refers to what came before."""
+    first = _FIRST_WORD.search(sentence)
+    return bool(first) and first.group().casefold() in _REFERS_BACK
 
 
 def paragraph_coverage(

@@ -11,7 +11,7 @@ from index.store import IndexStore
 from index.verbatim import canonical
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
-from retrieval.quotes import QuoteSelector
+from retrieval.quotes import QuoteSelector, refers_back
 from retrieval.sentence_vectors import SentenceVectors
 from tests.conftest import FakeEmbedder, index_of
 
@@ -167,3 +167,29 @@ def test_a_sentence_two_paragraphs_repeat_is_quoted_once(tmp_path) -> None:
     assert sum(repeated in q.text for q in quotes) == 1
     texts = [q.text for q in quotes]
     assert len(texts) >= 2  # the other paragraphs' sentences still fill the slots
+
+
+def test_a_quote_that_opens_with_a_reference_back_starts_where_it_is_said(store) -> None:
+    question = "Wie viele Millionen Euro kostete es?"
+    sure = {"max_chars": 400, "sharpness": 1e4, "coverage": 0.9}
+    [plain, *_] = select(store, question, QuoteSelector(**sure, referents=False))
+    [with_referent, *_] = select(store, question, QuoteSelector(**sure))
+    assert plain.text == "Es kostete drei Millionen Euro."
+    assert with_referent.text == "Das Gehege der Pinguine wurde 2021 erneuert. " + plain.text
+    assert with_referent.focus == (with_referent.text.index("Es"), len(with_referent.text))
+    [held, *_] = select(store, question, QuoteSelector(**sure | {"max_chars": 40}))
+    assert held.text == plain.text  # only within max_chars
+
+
+@pytest.mark.parametrize(
+    ("sentence", "refers"),
+    [
+        ("Dennoch gelang es ihnen, die Meisterschaft zu gewinnen.", True),
+        ("Sie waren geneigt, die Franzosen zu unterstützen.", True),
+        ("However, the council disagreed.", True),
+        ("Der Rat stimmte dagegen.", False),
+        ("The council disagreed.", False),
+    ],
+)
+def test_sentences_that_refer_back_are_recognised(sentence: str, refers: bool) -> None:
+    assert refers_back(sentence) is refers
