@@ -86,6 +86,9 @@ VARIANTS: dict[str, Factory] = {
     "- long lead quote": lambda store, embedder: Answerer(
         store, embedder, quotes=_no_long_lead(), abstainer=Abstainer(enabled=False)
     ),
+    "- quantity check": lambda store, embedder: Answerer(
+        store, embedder, abstainer=Abstainer(quantity_check=False)
+    ),
     "- referents": lambda store, embedder: Answerer(
         store,
         embedder,
@@ -97,6 +100,7 @@ DEFAULT_VARIANTS = (
     "baseline",
     "newsbot",
     "- abstention",
+    "- quantity check",
     "- lexical",
     "- latent terms",
     "- translations",

@@ -110,6 +110,28 @@ def test_the_decision_uses_the_models_threshold_or_an_override() -> None:
     assert Abstainer(model=m, enabled=False).decide(weak, "any", True).answered
 
 
+def test_a_question_for_a_number_whose_quotes_hold_none_is_abstained_on() -> None:
+    m = stump("lexical_top", 2.0)
+    unanswered = evidence(lexical_top=1.0, quantity_missing=1.0)
+    verdict = Abstainer(model=m).decide(unanswered, "any", True)
+    assert not verdict.answered and verdict.confidence == pytest.approx(m.probability(unanswered))
+    assert not Abstainer().decide(unanswered, "a-model-nobody-fitted", True).answered
+    assert Abstainer(model=m, quantity_check=False).decide(unanswered, "any", True).answered
+
+
+def test_a_number_in_any_quote_answers_a_question_for_a_number() -> None:
+    sentence = Sentence("Der Zoo hat 14 Zebras.", 0, 22)
+    chunk = Chunk(1, "a.txt", None, None, None, 1, (sentence,))
+    candidates = (Candidate(chunk, 0.9, 0.5, 0.9),)
+    retrieval = Retrieval(candidates, {"zebras": 1.0}, ())
+    words = Quote("Die Zebras kamen aus Kenia.", "a.txt", None, None, None, 1, 0, 27, 1.0)
+    number = Quote(sentence.text, "a.txt", None, None, None, 1, 0, 22, 0.9)
+    question = "Wie viele Zebras hat der Zoo?"
+    assert gather_evidence(question, "de", retrieval, candidates, [words]).quantity_missing == 1.0
+    found = gather_evidence(question, "de", retrieval, candidates, [words, number])
+    assert found.quantity_missing == 0.0
+
+
 def test_an_embedder_without_a_fitted_model_answers_when_there_are_quotes() -> None:
     verdict = Abstainer().decide(evidence(), "a-model-nobody-fitted", True)
     assert verdict.answered and verdict.confidence is None
