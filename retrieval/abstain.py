@@ -16,7 +16,7 @@ trees) weighs evidence that any archive provides about a question and its best p
   that matches the question well is evidence a paragraph-level score can miss;
 - whether a "how many / wie viele" question gets a number in any quote: where none does, the
   quotes cannot answer it, and the question is abstained on whatever the model says (the fit
-  questions hold too few such cases, 48 of 12,675, for the trees to learn it);
+  questions hold too few such cases, 5 of 12,675, for the trees to learn it);
 - whether question and best paragraph are in different languages (then few words can match),
   and how close the best paragraph in the other language is: in an archive of both languages an
   English question about a German article meets English articles on other topics that share its
@@ -337,7 +337,7 @@ class Abstainer:
         p = model.probability(evidence) if model else None
         if self.quantity_check and evidence.quantity_missing:
             return Verdict(False, p)
-        if model is None or p is None:
+        if model is None or p is None:  # no model for this embedder: answer
             return Verdict(True, None)
         threshold = model.threshold if self.threshold is None else self.threshold
         return Verdict(p >= threshold, p)

@@ -77,11 +77,11 @@ NEAR_COPY_SHARE = 0.8
 def near_copies(text: str, other: str) -> bool:
     """Most of the shorter text's distinct words are in the other (an edited version of the same
     paragraph), so the two are one source, not two that agree or compete."""
-    mine, theirs = word_set(text), word_set(other)
+    mine, theirs = _distinct_words(text), _distinct_words(other)
     shared = len(mine & theirs)
     return shared >= NEAR_COPY_SHARE * max(1, min(len(mine), len(theirs)))
 
 
 @functools.lru_cache(maxsize=65536)
-def word_set(text: str) -> frozenset[str]:
+def _distinct_words(text: str) -> frozenset[str]:
     return frozenset(words(text).split())
