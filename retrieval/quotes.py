@@ -18,7 +18,6 @@ not verbatim is a bug.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
+from index.words import raw_tokens
 from retrieval.candidates import Candidate, term_keys
 from retrieval.duplicates import repeats
 from retrieval.model import Quote, Source
@@ -239,13 +239,12 @@ _REFERS_BACK = word_set(
     "he she it they them his her its their this these those there however but also then thus "
     "therefore moreover furthermore meanwhile later nevertheless instead"
 )
-_FIRST_WORD = re.compile(r"\w+")
 
 
 def refers_back(sentence: str) -> bool:
     """The sentence opens with a word that refers to what came before."""
-    first = _FIRST_WORD.search(sentence)
-    return bool(first) and first.group().casefold() in _REFERS_BACK
+    words = raw_tokens(sentence)
+    return bool(words) and words[0].casefold() in _REFERS_BACK
 
 
 def paragraph_coverage(
