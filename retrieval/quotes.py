@@ -244,7 +244,7 @@ _REFERS_BACK = word_set(
 def refers_back(sentence: str) -> bool:
     """The sentence opens with a word that refers to what came before."""
     words = raw_tokens(sentence)
-    return bool(words) and words[0].casefold() in _REFERS_BACK
+    return bool(words) and words[0].lower() in _REFERS_BACK  # lower, not casefold: ß stays
 
 
 def paragraph_coverage(

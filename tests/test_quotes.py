@@ -187,6 +187,7 @@ def test_a_quote_that_opens_with_a_reference_back_starts_where_it_is_said(store)
         ("Dennoch gelang es ihnen, die Meisterschaft zu gewinnen.", True),
         ("Sie waren geneigt, die Franzosen zu unterstützen.", True),
         ("However, the council disagreed.", True),
+        ("Außerdem wurden zwei Krankenhäuser zerstört.", True),
         ("Der Rat stimmte dagegen.", False),
         ("The council disagreed.", False),
     ],
