@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -22,6 +23,11 @@ KRYWYJ_SENTENCE = (
     "Odessa, Dnipro und Charkiw."
 )
 KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
+
+# Tests never reach a model hub. huggingface_hub reads this once, when first imported, so it is
+# set here, before any test imports sentence-transformers: set later (monkeypatch), an unknown
+# model id went to the network first and took ~70 s to fail.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 _WORD = re.compile(r"\w+")
 PROXY_VARIABLES = (

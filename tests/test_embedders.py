@@ -52,8 +52,7 @@ def test_sentence_transformers_path_with_shipped_minilm(tmp_path, articles_dir):
     assert store.chunks([best])[0].article == "000_c5834305b38bf562.txt"
 
 
-def test_unknown_model_fails_with_a_clear_message(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_unknown_model_fails_with_a_clear_message():
     with pytest.raises(EmbedderError, match="no-such/model"):
         load_embedder("no-such/model")
 
