@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from index.dates import Coverage, DateRange
 from index.model import Chunk
 from index.store import ArticleRecord, ArticleState, IndexError_, Manifest
 
@@ -48,7 +49,9 @@ class StoreReader(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+    def search(
+        self, query_vector: np.ndarray, k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]: ...
 
     def chunks(self, ids: Sequence[int]) -> list[Chunk]: ...
 
@@ -56,7 +59,11 @@ class StoreReader(Protocol):
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray: ...
 
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+    def lexical_search(
+        self, terms: Sequence[str], k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def coverage(self) -> Coverage: ...
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
 # Words that may stand beside a date on a date line ("Thursday, 12 March 2025, 14:30 Uhr",
@@ -73,7 +74,9 @@ def parse_date(text: str) -> str | None:
     if period == "month":
         return f"{moment.year:04d}-{moment.month:02d}"
     if _TIME.search(text):
-        return moment.replace(tzinfo=None).isoformat(timespec="minutes" if not moment.second else "seconds")
+        return moment.replace(tzinfo=None).isoformat(
+            timespec="minutes" if not moment.second else "seconds"
+        )
     return moment.date().isoformat()
 
 
@@ -130,3 +133,54 @@ def last_day_of(iso: str | None) -> date | None:
     if first is None or iso is None:
         return None
     return month_end(first) if len(iso) == 7 else first
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """A store's date filter: an article's ISO date `d` is inside when `low <= d < high` as
+    strings (either bound open: None). Undated articles are outside every range."""
+
+    low: str | None = None
+    high: str | None = None
+
+    def contains(self, iso: str | None) -> bool:
+        if not iso:
+            return False
+        return (self.low is None or iso >= self.low) and (self.high is None or iso < self.high)
+
+    def sql(self, column: str = "date") -> tuple[str, list[str]]:
+        """The SQL condition with `?` placeholders (SQLite) and its parameters."""
+        parts, params = [f"{column} IS NOT NULL"], []
+        for operator, bound in ((">=", self.low), ("<", self.high)):
+            if bound is not None:
+                parts.append(f"{column} {operator} ?")
+                params.append(bound)
+        return " AND ".join(parts), params
+
+    def named_sql(self, column: str = "date") -> tuple[str, dict[str, str]]:
+        """The SQL condition with `%(name)s` placeholders (psycopg) and its parameters."""
+        parts, params = [f"{column} IS NOT NULL"], {}
+        for name, operator, bound in (("low", ">=", self.low), ("high", "<", self.high)):
+            if bound is not None:
+                parts.append(f"{column} {operator} %(window_{name})s")
+                params[f"window_{name}"] = bound
+        return " AND ".join(parts), params
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The archive's time span: its oldest and newest article dates, and how many articles
+    have a date and how many do not."""
+
+    oldest: str | None
+    newest: str | None
+    dated: int
+    undated: int
+
+    def to_json(self) -> dict:
+        return {
+            "oldest": self.oldest,
+            "newest": self.newest,
+            "dated": self.dated,
+            "undated": self.undated,
+        }

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from index import saved_blocks
+from index.dates import Coverage, DateRange
 from index.files import atomic_write, fsync_dir
 from index.model import Chunk, Sentence
 from index.vectors import SEARCH_THREADS, Block, VectorSet
@@ -105,6 +106,8 @@ CREATE INDEX IF NOT EXISTS chunks_by_id ON chunks(id);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article, position);
 CREATE INDEX IF NOT EXISTS chunks_by_added ON chunks(added);
 CREATE INDEX IF NOT EXISTS chunks_by_removed ON chunks(removed) WHERE removed IS NOT NULL;
+-- A question's date window is a range of this index (`index.dates.DateRange`).
+CREATE INDEX IF NOT EXISTS chunks_by_date ON chunks(date) WHERE date IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sentences (
     chunk INTEGER NOT NULL,  -- chunks.key
     position INTEGER NOT NULL,
@@ -403,12 +406,23 @@ class IndexStore:
     def __len__(self) -> int:
         return int(self._vectors.ntotal)
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Chunk ids and cosine scores, best first. `k` larger than the index returns all."""
+    def search(
+        self, query_vector: np.ndarray, k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]:
+        """Chunk ids and cosine scores, best first. `k` larger than the index returns all.
+        `window`: only chunks of articles dated inside it, filtered before the top `k`."""
         k = min(int(k), len(self))
         if k <= 0:
             return []
+        if window is not None:
+            return self._vectors.search_keys(query_vector, k, self._window_keys(window))
         return self._vectors.search(query_vector, k)
+
+    def _window_keys(self, window: DateRange) -> np.ndarray:
+        """Row keys of the chunks this snapshot sees whose article is dated inside `window`."""
+        condition, params = window.sql()
+        rows = self._query(f"SELECT key FROM chunks WHERE {condition} AND {self._visible}", params)
+        return np.fromiter((key for (key,) in rows), np.int64, len(rows))
 
     def chunks(self, ids: Sequence[int]) -> list[Chunk]:
         """Chunks with their sentences, in the order of `ids` (unknown ids are left out)."""
@@ -473,14 +487,26 @@ class IndexStore:
             )
         }
 
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`.
 
         The full-text query runs alone (a join to filter the snapshot made it 3x slower) and
-        asks for as many more rows as the snapshot hides, which are then dropped."""
+        asks for as many more rows as the snapshot hides, which are then dropped. With a
+        `window`, the query is limited to the window's chunks (a date range of an index)."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
+        if window is not None:
+            condition, params = window.sql()
+            rows = self._query(
+                "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
+                f"AND rowid IN (SELECT key FROM chunks WHERE {condition} AND {self._visible}) "
+                "ORDER BY bm25(chunk_terms) LIMIT ?",
+                (_match_any(terms), *params, int(k)),
+            )
+            return self._ids_of(rows)
         hidden = self._hidden_keys()
         rows = self._query(
             "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
@@ -488,6 +514,10 @@ class IndexStore:
             (_match_any(terms), int(k) + len(hidden)),
         )
         rows = [(key, score) for key, score in rows if key not in hidden][: int(k)]
+        return self._ids_of(rows)
+
+    def _ids_of(self, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """(row key, score) -> (chunk id, score)."""
         if not rows:
             return []
         ids = dict(
@@ -525,6 +555,13 @@ class IndexStore:
     def article_text(self, path: str) -> str | None:
         rows = self._query(f"SELECT raw FROM articles WHERE path = ? AND {self._visible}", (path,))
         return rows[0][0] if rows else None
+
+    def coverage(self) -> Coverage:
+        """Oldest and newest article date, and how many articles are dated and undated."""
+        [(oldest, newest, dated, total)] = self._query(
+            f"SELECT min(date), max(date), count(date), count(*) FROM articles WHERE {self._visible}"
+        )
+        return Coverage(oldest, newest, int(dated), int(total) - int(dated))
 
     def articles(self) -> list[ArticleRecord]:
         rows = self._query(

@@ -279,7 +279,9 @@ def _span(
     whose end is known). `strict`: an ambiguous month word must look like a month."""
     phrase = " ".join(text.split())
     lower = phrase.lower()
-    if lower in _WEEKDAYS or re.fullmatch(rf"(?:last|on|this|past|letzten|vergangenen|am)\s+{_WEEKDAY}", lower):
+    if lower in _WEEKDAYS or re.fullmatch(
+        rf"(?:last|on|this|past|letzten|vergangenen|am)\s+{_WEEKDAY}", lower
+    ):
         day = _WEEKDAYS[lower.split()[-1]]
         back = (today.weekday() - day) % 7 or 7
         moment = today - timedelta(days=back)

@@ -61,7 +61,9 @@ def test_front_matter_date_in_words():
     ],
 )
 def test_date_line_at_the_top(line, iso):
-    raw = f"Hafen erweitert Terminal\n{line}\n\nDer Hafen baut ein neues Terminal. Es kostet viel.\n"
+    raw = (
+        f"Hafen erweitert Terminal\n{line}\n\nDer Hafen baut ein neues Terminal. Es kostet viel.\n"
+    )
     article = parse_article(raw, "a.txt")
     assert article.date == iso
     assert all(line not in p.text for p in article.paragraphs)
