@@ -559,7 +559,8 @@ class IndexStore:
     def coverage(self) -> Coverage:
         """Oldest and newest article date, and how many articles are dated and undated."""
         [(oldest, newest, dated, total)] = self._query(
-            f"SELECT min(date), max(date), count(date), count(*) FROM articles WHERE {self._visible}"
+            "SELECT min(date), max(date), count(date), count(*) FROM articles "
+            f"WHERE {self._visible}"
         )
         return Coverage(oldest, newest, int(dated), int(total) - int(dated))
 
