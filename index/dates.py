@@ -19,19 +19,18 @@ from datetime import date, datetime
 
 # Words that may stand beside a date on a date line ("Thursday, 12 March 2025, 14:30 Uhr",
 # "Published: Mar 12, 2025 10:30 AM GMT"); a line with any other word is not a date line.
-_DATE_WORDS = frozenset(
-    (
-        "januar jänner january jan februar february feb märz maerz march mär mar april apr mai "
-        "may juni june jun juli july jul august aug september sept sep oktober october okt oct "
-        "november nov dezember december dez dec "
-        "montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag monday tuesday "
-        "wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun "
-        "mo di mi do fr sa so "
-        "uhr um am pm at utc gmt cet cest mez mesz est edt pst pdt z t "
-        "published updated posted veröffentlicht aktualisiert stand date datum on den the of "
-        "st nd rd th"
-    ).split()
+_DATE_LINE_WORDS = (
+    "januar jänner january jan februar february feb märz maerz march mär mar april apr mai "
+    "may juni june jun juli july jul august aug september sept sep oktober october okt oct "
+    "november nov dezember december dez dec "
+    "montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag monday tuesday "
+    "wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun "
+    "mo di mi do fr sa so "
+    "uhr um am pm at utc gmt cet cest mez mesz est edt pst pdt z t "
+    "published updated posted veröffentlicht aktualisiert stand date datum on den the of "
+    "st nd rd th"
 )
+_DATE_WORDS = frozenset(_DATE_LINE_WORDS.split())
 _YEAR = re.compile(r"(?<!\d)(?:1[89]|20|21)\d\d(?!\d)")
 _WORD = re.compile(r"[^\W\d_]+")
 _TIME = re.compile(
