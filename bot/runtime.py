@@ -36,7 +36,7 @@ def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answe
     retriever = HybridRetriever(
         dense_k=settings.candidates, lexical_k=settings.candidates, translations=translations
     )
-    return Answerer(store, embedder, retriever=retriever)
+    return Answerer(store, embedder, retriever=retriever, today=settings.today)
 
 
 def user_cache_dir() -> Path:

@@ -279,7 +279,11 @@ def _serve(settings: Settings) -> int:
 
     embedder = load_embedder(settings.embedding_model)
     live = LiveIndex(
-        settings.articles_dir, settings.index_location, embedder, candidates=settings.candidates
+        settings.articles_dir,
+        settings.index_location,
+        embedder,
+        candidates=settings.candidates,
+        today=settings.today,
     )
     if is_postgresql(settings.index_location):
         # A shared index is fed by the one process that holds its service lock (post_init):

@@ -456,6 +456,7 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
             settings.index_location,
             embedder,
             candidates=settings.candidates,
+            today=settings.today,
         )
         watcher = ArticleWatcher(
             settings.articles_dir,

@@ -15,10 +15,14 @@ follows the filing time), plus every story a question's gold names. `stories=0` 
 from __future__ import annotations
 
 import html
+import json
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
+
+from retrieval.evaluate import Gold, Question, hit_rank, load_questions
+from retrieval.model import Answer
 
 _STORY = re.compile(r"<REUTERS\b([^>]*)>(.*?)</REUTERS>", re.DOTALL)
 _NEWID = re.compile(r'NEWID="(\d+)"')
@@ -119,3 +123,113 @@ def convert(shared: Path, target: Path, count: int, needed: frozenset[str] = fro
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
     return target
+
+
+# --- the time table -------------------------------------------------------------------------
+
+QUESTIONS = Path(__file__).parent / "data" / "reuters" / "time_dev.jsonl"
+NOW = date(1987, 3, 31)  # NEWSBOT_NOW for the dev set: the day after the newest story
+DEFAULT_STORIES = 1200
+ANSWERABLE_KINDS = ("latest", "window", "relative", "plain")
+WINDOW_KINDS = ("window", "relative")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeQuestion:
+    """A dev-set question with its kind (latest, window, relative, plain, outside,
+    unanswered) and gold quotes (file names prefixed like the archive's)."""
+
+    question: Question
+    kind: str
+
+
+def load_time_questions(path: Path = QUESTIONS) -> list[TimeQuestion]:
+    kinds = [json.loads(line)["kind"] for line in path.read_text().splitlines() if line.strip()]
+    questions = load_questions(path)
+    return [
+        TimeQuestion(replace(q, gold=tuple(Gold(f"{PREFIX}/{g.doc}", g.quote) for g in q.gold)), k)
+        for q, k in zip(questions, kinds, strict=True)
+    ]
+
+
+def needed_stories(questions: list[TimeQuestion]) -> frozenset[str]:
+    return frozenset(g.doc.split("/", 1)[1] for q in questions for g in q.question.gold)
+
+
+def newest_first(answer: Answer, gold: tuple[Gold, ...], dates: dict[str, str | None]) -> bool:
+    """The newest answering article (by day; several of one day all count) is quoted, above
+    every quote of an older answering article."""
+    days = {g.doc: (dates.get(g.doc) or "")[:10] for g in gold}
+    newest = max(days.values(), default="")
+    for quote in answer.quotes:
+        if hit_rank(replace(answer, quotes=(quote,)), gold) is None:
+            continue
+        return days.get(quote.article, "") == newest
+    return False
+
+
+def score(answerer, questions: list[TimeQuestion], dates: dict[str, str | None]) -> dict:
+    """The time table's figures for one system: hit@1/@3 of answerable questions (all, and
+    window ones), newest-first of latest questions, abstention outside the coverage (with the
+    coverage stated) and on covered-but-unanswered ones, false abstention."""
+    vectors = answerer.embed([t.question.question for t in questions])
+    by_kind: dict[str, list[tuple[TimeQuestion, Answer]]] = {}
+    for item, vector in zip(questions, vectors, strict=True):
+        answer = answerer.answer(item.question.question, vector=vector)
+        by_kind.setdefault(item.kind, []).append((item, answer))
+
+    def share(pairs, test) -> float | None:
+        return sum(1 for p in pairs if test(*p)) / len(pairs) if pairs else None
+
+    answerable = [p for k in ANSWERABLE_KINDS for p in by_kind.get(k, [])]
+    windows = [p for k in WINDOW_KINDS for p in by_kind.get(k, [])]
+
+    def hit(n):
+        return lambda item, answer: (hit_rank(answer, item.question.gold) or n + 1) <= n
+
+    return {
+        "n": len(questions),
+        "hit@1": share(answerable, hit(1)),
+        "hit@3": share(answerable, hit(3)),
+        "window hit@3": share(windows, hit(3)),
+        "latest hit@3": share(by_kind.get("latest", []), hit(3)),
+        "newest-first": share(
+            by_kind.get("latest", []), lambda i, a: newest_first(a, i.question.gold, dates)
+        ),
+        "abst-outside": share(
+            by_kind.get("outside", []),
+            lambda i, a: not a.answered and getattr(a, "outside_coverage", False),
+        ),
+        "abst-unans": share(by_kind.get("unanswered", []), lambda i, a: not a.answered),
+        "false-abst": share(answerable, lambda i, a: not a.answered),
+    }
+
+
+COLUMNS = (
+    "n",
+    "hit@1",
+    "hit@3",
+    "window hit@3",
+    "latest hit@3",
+    "newest-first",
+    "abst-outside",
+    "abst-unans",
+    "false-abst",
+)
+
+
+def table(title: str, rows: list[tuple[str, dict]]) -> str:
+    header = f"{'system':<22}" + "".join(f"{c:>14}" for c in COLUMNS)
+    lines = [title, header, "-" * len(header)]
+    for name, figures in rows:
+        cells = []
+        for column in COLUMNS:
+            value = figures.get(column)
+            if value is None:
+                cells.append(f"{'–':>14}")
+            elif isinstance(value, int):
+                cells.append(f"{value:>14}")
+            else:
+                cells.append(f"{value:>14.2f}")
+        lines.append(f"{name:<22}" + "".join(cells))
+    return "\n".join(lines)

@@ -25,17 +25,19 @@ from pathlib import Path
 from index.embedders import Embedder, load_embedder
 from index.store import IndexError_, IndexStore
 from index.sync import sync_index
+from retrieval import eval_reuters
 from retrieval.abstain import FEATURES, Abstainer
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
 from retrieval.duplicates import DuplicateFilter
 from retrieval.embedding_cache import CachedEmbedder
-from retrieval.eval_corpora import Archive, archives, materialise
+from retrieval.eval_corpora import Archive, Source, archives, materialise
 from retrieval.evaluate import DenseBaseline, Question, evaluate, hit_rank
 from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.quotes import QuoteSelector
 from retrieval.translations import WordTranslations
+from retrieval.when import TimeReader
 
 Factory = Callable[[IndexStore, Embedder], object]
 
@@ -187,7 +189,36 @@ def run(args: argparse.Namespace) -> int:
         out.append(text)
     if dump:
         dump.close()
+    if not args.archives or "reuters" in args.archives.split(","):
+        text = reuters_table(root, Path(args.shared), embedder, args.reuters_stories)
+        print(text, flush=True)
     return 0
+
+
+def reuters_table(root: Path, shared: Path, embedder: Embedder, stories: int) -> str:
+    """(h) the dated archive: newsbot with time handling on (today = `eval_reuters.NOW`) beside
+    the same pipeline with it off and the dense baseline, on the time dev set."""
+    started = time.perf_counter()
+    questions = eval_reuters.load_time_questions()
+    source = eval_reuters.convert(
+        shared, root / "reuters-source", stories, eval_reuters.needed_stories(questions)
+    )
+    archive = Archive("reuters", (Source(eval_reuters.PREFIX, source),), ())
+    store = build_index(archive, root, embedder)
+    dates = {record.path: record.date for record in store.articles()}
+    systems = {
+        "baseline": DenseBaseline(store, embedder),
+        "newsbot, time off": Answerer(store, embedder, time=TimeReader(enabled=False)),
+        "newsbot": Answerer(store, embedder, today=eval_reuters.NOW),
+    }
+    rows = [(name, eval_reuters.score(a, questions, dates)) for name, a in systems.items()]
+    coverage = store.coverage()
+    title = (
+        f"(h) reuters: {coverage.dated} dated Reuters stories ({stories or 'all'} chosen + the "
+        f"dev set's), {coverage.oldest[:10]} – {coverage.newest[:10]}, {len(store)} passages; "
+        f"time dev set, NEWSBOT_NOW={eval_reuters.NOW}"
+    )
+    return eval_reuters.table(title, rows) + f"\n({time.perf_counter() - started:.0f} s)\n"
 
 
 def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: list[Question]):
@@ -221,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archives", default="", help="comma-separated subset of archives")
     parser.add_argument("--variants", default="", help="comma-separated subset of systems")
     parser.add_argument("--dump", default="", help="write per-question evidence (JSONL)")
+    parser.add_argument(
+        "--reuters-stories",
+        type=int,
+        default=eval_reuters.DEFAULT_STORIES,
+        help="Reuters stories in the dated archive, spread over its dates (0: all ~7,100)",
+    )
     return run(parser.parse_args(argv))
 
 

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from index.dates import month_end
+from index.dates import DateRange, month_end
 
 _MONTHS = (
     "januar|jänner|january|jan|februar|february|feb|märz|maerz|march|mär|mar|april|apr|mai|may|"
@@ -134,10 +134,11 @@ class Window:
             "to": self.end.isoformat() if self.end else None,
         }
 
-    def bounds(self) -> tuple[str | None, str | None]:
-        """The store filter: an ISO date string d is inside when `low <= d < high` (strings).
-        A month written alone ("2025-03") sorts before its first day, so a window that starts
-        on the first of a month (or a year) starts at the bare month (year) and includes it."""
+    def bounds(self) -> DateRange:
+        """The store filter: an article's ISO date d is inside when `low <= d < high` (as
+        strings). A month written alone ("2025-03") sorts before its first day, so a window that
+        starts on the first of a month (or a year) starts at the bare month (year): it
+        includes the articles dated by that month only."""
         low = high = None
         if self.start:
             low = self.start.isoformat()
@@ -145,13 +146,10 @@ class Window:
                 low = low[:7] if self.start.month != 1 else low[:4]
         if self.end:
             high = (self.end + timedelta(days=1)).isoformat()
-        return low, high
+        return DateRange(low, high)
 
     def contains(self, iso: str | None) -> bool:
-        if not iso:
-            return False
-        low, high = self.bounds()
-        return (low is None or iso >= low) and (high is None or iso < high)
+        return self.bounds().contains(iso)
 
     def overlaps(self, oldest: date, newest: date) -> bool:
         return (self.start is None or self.start <= newest) and (

@@ -139,7 +139,8 @@ def test_chat_commands(live: LiveIndex) -> None:
     code, out, _ = chat(live, "", "/help", "/sources", "/frob", "/more", "/quit", KRYWYJ_SENTENCE)
     assert code == 0
     assert "/sources  the indexed articles" in out
-    assert "5 articles:" in out and KRYWYJ_ARTICLE in out and "2025-03" in out
+    assert "5 articles; " in out and "newest first:" in out
+    assert KRYWYJ_ARTICLE in out and "2025-03" in out
     assert "Unknown command /frob. /help lists the commands." in out
     assert "Ask a question first." in out
     assert "[1]" not in out  # nothing is read after /quit
