@@ -34,6 +34,7 @@ from retrieval.language import detect_language
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.model import Answer, Quote
 from retrieval.quotes import QuoteSelector
+from retrieval.recency import NewestFirst, merged
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.terms import has_content
 from retrieval.when import TimeQuestion, TimeReader
@@ -58,6 +59,7 @@ class Answerer:
         follow_up_weight: float = 0.5,
         time: TimeReader | None = None,
         today: date | None = None,
+        newest_first: NewestFirst | None = None,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `sentences`: where the quoted paragraphs' sentence vectors come from (share one
@@ -67,7 +69,8 @@ class Answerer:
         `follow_up_weight`: weight of "previous question + question" against the question;
         `time`: reads a question's window and latest intent (`TimeReader(enabled=False)`: the
         archive is timeless, as before); `today`: what "yesterday" counts from (None: the
-        clock at each question; the front ends pass NEWSBOT_NOW)."""
+        clock at each question; the front ends pass NEWSBOT_NOW); `newest_first`: the stage
+        that ranks the newest answering paragraphs first for questions about the latest."""
         self.store = store
         self.embedder = embedder
         if retriever is None:
@@ -83,6 +86,7 @@ class Answerer:
         self.follow_up_weight = follow_up_weight
         self.time = time or TimeReader()
         self.today = today
+        self.newest_first = newest_first or NewestFirst()
         self._coverage = None
 
     def warm_up(self) -> None:
@@ -143,21 +147,37 @@ class Answerer:
             own = query = vector
         embedded = time.perf_counter()
         retrieval = self.retriever.retrieve(self.store, query, searched_text, language, window)
+        if asked_time.latest and (
+            newer := self.newest_first.newer_than(self.fusion.fuse(retrieval.candidates), window)
+        ):
+            later = self.retriever.retrieve(self.store, query, searched_text, language, newer)
+            retrieval = merged(retrieval, later)
         collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates))
+        candidates = collapsed.candidates
+        if asked_time.latest:  # the newest of the paragraphs that answer into the head
+            candidates = self.newest_first.rerank(candidates)
         ranked = self.latent_terms.rerank(
-            collapsed.candidates, asked, head=self.quotes.paragraphs, language=language
+            candidates, asked, head=self.quotes.paragraphs, language=language
         )
         searched = time.perf_counter()
-        quotes = self.quotes.select(
-            ranked,
-            query,
-            retrieval.weights,
-            lambda chunks: self.sentences.lookup(self.store, chunks),
-            self.store.article_text,
-            top=top,
-            copies=collapsed.copies,
-            keys=retrieval.keys,
-        )
+
+        def select(paragraphs, count: int) -> list[Quote]:
+            return self.quotes.select(
+                paragraphs,
+                query,
+                retrieval.weights,
+                lambda chunks: self.sentences.lookup(self.store, chunks),
+                self.store.article_text,
+                top=count,
+                copies=collapsed.copies,
+                keys=retrieval.keys,
+            )
+
+        quotes = select(ranked, top)
+        newest = candidates[0].chunk if asked_time.latest and candidates else None
+        if newest and newest.date and all(q.article != newest.article for q in quotes):
+            # the newest report that answers is quoted, even where older ones score higher
+            quotes = (select(candidates[:1], 1) + quotes)[: max(len(quotes), 1)]
         if context:  # judge the question on its own retrieval
             retrieval = self.retriever.retrieve(self.store, own, content, language, window)
             own_ranked = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates)).candidates
