@@ -88,6 +88,10 @@ class StoreWriter(Protocol):
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None: ...
 
+    def stored_vectors(
+        self, path: str
+    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]: ...
+
     def add_article(
         self,
         *,

@@ -993,6 +993,26 @@ class PgIndexWriter:
         return len(lengths)
 
     @_reported
+    def stored_vectors(
+        self, path: str
+    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]:
+        """The article's current chunks: id -> (section, vector, sentence vectors or None), so
+        an update that leaves a paragraph as it was keeps its vectors (`index.sync`)."""
+        rows = self._db.execute(
+            f"SELECT id, section, vector, sentence_vectors FROM {self._t}_chunks "
+            "WHERE article = %s AND removed IS NULL",
+            (path,),
+        ).fetchall()
+        found = {}
+        for chunk, section, vector, blob in rows:
+            sentences = None
+            if blob is not None:
+                sentences = np.frombuffer(blob, np.float16).astype(np.float32)
+                sentences = sentences.reshape(-1, self.dimension)
+            found[int(chunk)] = (section, _array(vector).astype(np.float32), sentences)
+        return found
+
+    @_reported
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         self._db.execute(
             f"UPDATE {self._t}_articles SET size = %s, mtime_ns = %s WHERE path = %s "

@@ -849,6 +849,21 @@ class IndexWriter:
         self.changed = self.changed or bool(articles.rowcount)
         return chunks
 
+    def stored_vectors(
+        self, path: str
+    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]:
+        """The article's current chunks: id -> (section, vector, sentence vectors or None), so
+        an update that leaves a paragraph as it was keeps its vectors (`index.sync`)."""
+        rows = self._db.execute(
+            "SELECT id, section, vector, sentence_vectors FROM chunks "
+            "WHERE article = ? AND removed IS NULL",
+            (path,),
+        ).fetchall()
+        return {
+            int(chunk): (section, np.frombuffer(vector, np.float32), _sentence_rows(blob, vector))
+            for chunk, section, vector, blob in rows
+        }
+
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         """Record a new size/mtime for an unchanged file (no reader looks at them)."""
         self._db.execute(
@@ -969,6 +984,14 @@ class IndexWriter:
             self._db.close()
 
     abort = close
+
+
+def _sentence_rows(blob: bytes | None, vector: bytes) -> np.ndarray | None:
+    """Stored float16 sentence vectors as float32 rows of the chunk vector's dimension."""
+    if blob is None:
+        return None
+    dimension = len(vector) // 4
+    return np.frombuffer(blob, np.float16).astype(np.float32).reshape(-1, dimension)
 
 
 def _fsync_file(path: Path) -> None:

@@ -87,3 +87,33 @@ def test_window_sees_only_the_live_generation(tmp_path, index_location, fake_emb
     assert store.lexical_search(["rostock"], 5, window) == []
     later = DateRange("1987-03-21", None)
     assert "middle.md" in articles_of(store, store.search(query, 5, later))
+
+
+def test_a_changed_date_alone_embeds_nothing(tmp_path, index_location, fake_embedder):
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    write_articles(folder)
+    sync_index(folder, index_location, fake_embedder, sentence_vectors=True)
+    before = open_store(index_location, fake_embedder.model_id)
+    ids = before.article_chunk_ids("middle.md")
+    vectors = before.chunk_vectors(ids)
+    embedded = fake_embedder.passages_embedded
+    (folder / "middle.md").write_text(
+        (folder / "middle.md").read_text().replace("1987-03-10", "1987-03-11")
+    )
+    report = sync_index(folder, index_location, fake_embedder, sentence_vectors=True)
+    assert report.updated == ["middle.md"]
+    assert fake_embedder.passages_embedded == embedded  # nothing embedded again
+    after = open_store(index_location, fake_embedder.model_id)
+    assert {r.path: r.date for r in after.articles()}["middle.md"] == "1987-03-11"
+    assert after.article_chunk_ids("middle.md") == ids
+    assert np.array_equal(after.chunk_vectors(ids), vectors)
+    assert after.chunks(ids)[0].date == "1987-03-11"
+    # a changed paragraph is embedded again, the others are not
+    (folder / "middle.md").write_text(
+        "---\ntitle: middle\ndate: 1987-03-11\n---\n\nDer Hafen von Rostock baut ein "
+        "Terminal für Fähren.\n\nEin neuer Absatz über Kräne.\n"
+    )
+    sync_index(folder, index_location, fake_embedder, sentence_vectors=True)
+    # the new one-sentence paragraph: one text (its sentence is the same text)
+    assert fake_embedder.passages_embedded - embedded == 1
