@@ -32,6 +32,7 @@ from retrieval.duplicates import DuplicateFilter
 from retrieval.fusion import LexicalFusion
 from retrieval.language import detect_language
 from retrieval.latent_terms import LatentTermRerank
+from retrieval.latest import newest_leads
 from retrieval.model import Answer, Quote
 from retrieval.quotes import QuoteSelector
 from retrieval.recency import NewestFirst, merged
@@ -133,7 +134,15 @@ class Answerer:
         window = asked_time.window.bounds() if asked_time.window else None
         content = asked_time.content(question)  # words that only express time do not count
         if not has_content(content) and not (context and has_content(context)):
-            return Answer(question, False, (), language, {"total": 0.0}, **timed), None
+            # "What happened yesterday?", "Was gibt es Neues?": the newest articles of the time
+            leads = []
+            if asked_time.window is not None or asked_time.latest:
+                leads = newest_leads(self.store, window, top)
+            timing = {"total": (time.perf_counter() - started) * 1000}
+            answer = Answer(
+                question, bool(leads), tuple(leads), language, timing, newest_first=True, **timed
+            )
+            return answer, None
         context = context.strip() if context else ""
         searched_text = f"{context} {content}" if context else content
         asked = self.latent_terms.start(searched_text)

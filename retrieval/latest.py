@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from index.backend import StoreReader
+from index.dates import DateRange
 from index.store import ArticleRecord
-from retrieval.answerer import Answerer
 from retrieval.model import Quote
+
+if TYPE_CHECKING:
+    from retrieval.answerer import Answerer
 
 LEAD_CHARS = 300  # the lead quote: the first sentences up to about this length
 
@@ -49,6 +53,14 @@ def latest(
         records = store.articles()
     quotes = [q for r in by_date(records)[:count] if (q := lead_quote(store, r)) is not None]
     return Latest(topic, tuple(quotes))
+
+
+def newest_leads(store: StoreReader, window: DateRange | None, count: int) -> list[Quote]:
+    """The lead quotes of the `count` newest articles dated inside `window` (any: None)."""
+    records = [
+        r for r in store.articles() if r.date and (window is None or window.contains(r.date))
+    ]
+    return [q for r in by_date(records)[:count] if (q := lead_quote(store, r)) is not None]
 
 
 def lead_quote(store: StoreReader, record: ArticleRecord) -> Quote | None:

@@ -154,3 +154,12 @@ def test_cli_json_sources_and_latest(tmp_path, monkeypatch, capsys, fake_embedde
     assert out.index("150 Fähren") < out.index("135 Fähren") and "120 Fähren" not in out
     assert main(["latest", "Leuchttürme", "Museum", "Sylt", *dirs]) == 0
     assert "Museum für alte Leuchttürme" in capsys.readouterr().out
+
+
+def test_a_question_of_time_only_lists_the_newest_articles_of_its_window(dated, fake_embedder):
+    answer = answerer(dated, fake_embedder).answer("Was ist am 10. März passiert?")
+    assert answer.answered and [q.article for q in answer.quotes] == ["kiel-2.md"]
+    news = answerer(dated, fake_embedder).answer("What is the latest news?")
+    assert [q.article for q in news.quotes] == ["kiel-3.md", "kiel-2.md", "kiel-1.md"]
+    nothing = answerer(dated, fake_embedder).answer("Was ist vom 12. bis 15. März passiert?")
+    assert not nothing.answered and not nothing.outside_coverage
