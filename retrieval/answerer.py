@@ -231,15 +231,15 @@ class Answerer:
         return self._coverage
 
     def _read_time(self, question: str) -> tuple[TimeQuestion, Coverage | None]:
-        """What the question says about time, and the archive's coverage. An archive without
-        a single dated article has no time to filter by: its questions are read as timeless."""
+        """What the question says about time, and the archive's coverage. An archive that is
+        mostly undated has no time to filter by: its questions are read as timeless
+        (`TimeReader.min_dated_share`)."""
         if not self.time.enabled:
             return NO_TIME, None
         coverage = self.coverage()
-        asked = self.time.read(question, self.today or date.today())
-        if not coverage.dated:
+        if not self.time.knows_time(coverage.dated, coverage.undated):
             return NO_TIME, coverage
-        return asked, coverage
+        return self.time.read(question, self.today or date.today()), coverage
 
     def _in_time_order(
         self, quotes: Sequence[Quote], asked: TimeQuestion

@@ -81,7 +81,7 @@ _RELATIVE = (
     r"(?:the\s+day\s+before\s+yesterday|yesterday|vorgestern|gestern"
     rf"|{_THIS}\s+{_PERIOD}|{_LAST}\s+{_PERIOD}|im\s+{_LAST}\s+{_PERIOD}"
     rf"|{_N}\s+{_UNIT}\s+ago|vor\s+{_N}\s+{_UNIT}"
-    rf"|(?:last|on|this|past|letzten|vergangenen|am)\s+{_WEEKDAY})"
+    rf"|(?:last|this\s+past|letzten|vergangenen|vorigen)\s+{_WEEKDAY})"
 )
 _ONE = rf"(?:{_RELATIVE}|{_DATE})"
 _IN = r"(?:in|im|on|am|during|im\s+jahr(?:e)?|in\s+the\s+year)"
@@ -98,7 +98,7 @@ _PATTERN = re.compile(
     |(?P<before>(?:before|prior\s+to|vor\s+dem|vor)\s+(?:the\s+)?(?P<bf>{_DATE}))
     |(?P<after>(?:after|nach\s+dem|nach)\s+(?:the\s+)?(?P<af>{_DATE}))
     |(?P<relative>{_RELATIVE})
-    |(?P<in>{_IN}\s+(?:the\s+|dem\s+)?(?P<i>{_DATE}|{_WEEKDAY}))
+    |(?P<in>{_IN}\s+(?:the\s+|dem\s+)?(?P<i>{_DATE}))
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -179,8 +179,16 @@ NO_TIME = TimeQuestion()
 class TimeReader:
     """Reads time in questions; `enabled=False` reads none (the time-off baseline)."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, min_dated_share: float = 0.5) -> None:
+        """min_dated_share: an archive knows its time when at least this share of its articles
+        is dated; in one that does not (a folder of undated documents with a few dated ones)
+        questions are read as timeless, as undated articles would fall outside every window
+        and "in 2015" in a question about an encyclopedia article names what it is about."""
         self.enabled = enabled
+        self.min_dated_share = min_dated_share
+
+    def knows_time(self, dated: int, undated: int) -> bool:
+        return dated > 0 and dated >= self.min_dated_share * (dated + undated)
 
     def read(self, question: str, today: date) -> TimeQuestion:
         if not self.enabled:
@@ -278,7 +286,7 @@ def _span(
     phrase = " ".join(text.split())
     lower = phrase.lower()
     if lower in _WEEKDAYS or re.fullmatch(
-        rf"(?:last|on|this|past|letzten|vergangenen|am)\s+{_WEEKDAY}", lower
+        rf"(?:last|this\s+past|letzten|vergangenen|vorigen)\s+{_WEEKDAY}", lower
     ):
         day = _WEEKDAYS[lower.split()[-1]]
         back = (today.weekday() - day) % 7 or 7

@@ -163,3 +163,16 @@ def test_a_question_of_time_only_lists_the_newest_articles_of_its_window(dated, 
     assert [q.article for q in news.quotes] == ["kiel-3.md", "kiel-2.md", "kiel-1.md"]
     nothing = answerer(dated, fake_embedder).answer("Was ist vom 12. bis 15. März passiert?")
     assert not nothing.answered and not nothing.outside_coverage
+
+
+def test_a_mostly_undated_archive_reads_questions_as_timeless(tmp_path, fake_embedder):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "dated.md").write_text("---\ndate: 2025-03-12\n---\n\nDer Hafen von Kiel wächst.\n")
+    for n in range(3):
+        (folder / f"undated{n}.txt").write_text(f"Der Hafen von Kiel zählte 2015 {n} Fähren.\n")
+    sync_index(folder, tmp_path / "index", fake_embedder)
+    store = open_store(tmp_path / "index", fake_embedder.model_id)
+    answer = answerer(store, fake_embedder).answer("Wie viele Fähren zählte Kiel im Jahr 2015?")
+    assert answer.answered and answer.window is None and not answer.outside_coverage
+    assert answer.coverage.dated == 1 and answer.coverage.undated == 3
