@@ -494,19 +494,21 @@ class IndexStore:
 
         The full-text query runs alone (a join to filter the snapshot made it 3x slower) and
         asks for as many more rows as the snapshot hides, which are then dropped. With a
-        `window`, the query is limited to the window's chunks (a date range of an index)."""
+        `window`, only chunks of the window's articles (a range of the date index) are kept."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
         if window is not None:
-            condition, params = window.sql()
+            # every match, best first, kept when in the window: FTS5 given the window's rowids
+            # evaluates its query once per rowid (35 ms for a 1 % window of 50,000 chunks),
+            # while the matches of the retriever's queries are bounded (`max_query_matches`)
+            allowed = set(self._window_keys(window).tolist())
             rows = self._query(
                 "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
-                f"AND rowid IN (SELECT key FROM chunks WHERE {condition} AND {self._visible}) "
-                "ORDER BY bm25(chunk_terms) LIMIT ?",
-                (_match_any(terms), *params, int(k)),
+                "ORDER BY bm25(chunk_terms)",
+                (_match_any(terms),),
             )
-            return self._ids_of(rows)
+            return self._ids_of([(key, score) for key, score in rows if key in allowed][: int(k)])
         hidden = self._hidden_keys()
         rows = self._query(
             "SELECT rowid, -bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
