@@ -109,7 +109,8 @@ class Answerer:
         top: int = 5,
         vector: np.ndarray | None = None,
     ) -> Answer:
-        """`vector`: the question's embedding if already computed (see `embed`)."""
+        """`vector`: the question's embedding if already computed (see `embed`); a question
+        with words that only express time is embedded without them instead."""
         return self.explain(question, context=context, top=top, vector=vector)[0]
 
     def explain(
@@ -147,8 +148,10 @@ class Answerer:
         searched_text = f"{context} {content}" if context else content
         asked = self.latent_terms.start(searched_text)
         own_asked = self.latent_terms.start(question) if context else asked
-        if vector is None or context:
-            texts = [question, f"{context} {question}"] if context else [question]
+        # words that only express time are no content for the model either
+        own_text = " ".join(content.split()) if asked_time.spans else question
+        if vector is None or context or asked_time.spans:
+            texts = [own_text, f"{context} {own_text}"] if context else [own_text]
             vectors = self.embedder.embed_queries(texts)
             own = vectors[0]
             query = normalize_rows(own + self.follow_up_weight * vectors[1])[0] if context else own
