@@ -27,7 +27,7 @@ from telegram.ext import ContextTypes
 from bot import questions
 from bot.conversation import Conversations
 from bot.questions import MAX_QUESTION_CHARS
-from bot.telegram_format import format_answer_html
+from bot.telegram_format import format_answer_html, split_html_blocks
 from bot.telegram_messages import question_in
 from bot.telegram_state import (
     BOT_DATA_ANSWERS,
@@ -39,7 +39,7 @@ from bot.telegram_texts import escape, text, user_language
 from index.store import IndexError_
 from retrieval.live import LiveIndex
 from retrieval.model import Answer
-from retrieval.render import not_answered
+from retrieval.render import time_note, unanswered
 
 QUOTES_PER_QUESTION = 10  # asked of retrieval
 QUOTES_PER_PAGE = 3  # shown per message batch; "More quotes" shows the next ones
@@ -146,7 +146,7 @@ async def answer_question(
         await send_html(
             context,
             chat.id,
-            escape(not_answered(answer.language, sources_hint=True)),
+            escape(unanswered(answer, sources_hint=True)),
             reply_to=message.message_id,
             thread_id=thread_id,
         )
@@ -193,6 +193,9 @@ async def send_quotes(
             total=total,
         )
     messages = format_answer_html(answer, first=first, count=QUOTES_PER_PAGE, header=header)
+    note = time_note(answer) if first == 0 else ""
+    if note and messages:  # the newest of differing figures is first: say so under the quotes
+        messages = split_html_blocks([*messages, f"<i>{escape(note)}</i>"])
     markup = None
     if last < total:
         button = InlineKeyboardButton(

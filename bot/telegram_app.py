@@ -63,6 +63,7 @@ from bot.telegram_state import (
     BOT_DATA_SETTINGS,
 )
 from bot.telegram_texts import COMMANDS, text, user_language
+from bot.telegram_time import on_latest
 from index.backend import is_postgresql
 from index.lock import ServiceLockedError
 from index.store import IndexMissingError
@@ -141,6 +142,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("start", on_start, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("help", on_help, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("sources", on_sources, filters=NEW_MESSAGES))
+    application.add_handler(CommandHandler("latest", on_latest, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("ask", on_ask, filters=NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(on_more_button, pattern=MORE_DATA))
     application.add_handler(CallbackQueryHandler(on_sources_button, pattern=SOURCES_DATA))

@@ -3,12 +3,16 @@ questions and hand those to `bot.telegram_answers`."""
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.telegram_answers import answer_question, conversation_key, conversations, example_for
 from bot.telegram_messages import is_addressed_to_bot, mentions_bot, question_in, replies_to_bot
+from bot.telegram_state import BOT_DATA_LIVE
 from bot.telegram_texts import text, user_language
+from bot.telegram_time import coverage_html
 
 
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -18,7 +22,10 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     conversations(context).reset(conversation_key(update))
     language = user_language(update)
     example = await example_for(context, language)
-    await message.reply_html(text("start", language, example=example), do_quote=False)
+    live = context.bot_data[BOT_DATA_LIVE]
+    coverage = await asyncio.to_thread(coverage_html, live, language)
+    start = text("start", language, example=example)
+    await message.reply_html(f"{start}\n\n{coverage}" if coverage else start, do_quote=False)
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

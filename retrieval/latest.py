@@ -28,9 +28,10 @@ class Latest:
 
 
 def by_date(records: list[ArticleRecord]) -> list[ArticleRecord]:
-    """Newest first; undated articles last, in name order."""
-    dated = sorted((r for r in records if r.date), key=lambda r: (r.date, r.path), reverse=True)
-    return dated + sorted((r for r in records if not r.date), key=lambda r: r.path)
+    """Newest first (one day's in name order); undated articles last, in name order."""
+    by_name = sorted(records, key=lambda r: r.path)
+    dated = sorted((r for r in by_name if r.date), key=lambda r: r.date or "", reverse=True)
+    return dated + [r for r in by_name if not r.date]
 
 
 def latest(
