@@ -192,7 +192,7 @@ def store_path(store, vector: np.ndarray, question: str, k: int = 20) -> None:
 
 
 def reader(index_dir: Path, count: int) -> dict[str, object]:
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
 
     embedder = HashEmbedder()
     asked = questions(sentence_pool(), count)
@@ -286,7 +286,7 @@ def approximate_recall(bare, questions: list[np.ndarray], k: int = 20) -> dict[s
 
 
 def run(chunks: int, count: int, work: Path, writer: bool = False) -> dict[str, object]:
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
     from index.sync import sync_index
 
     embedder = HashEmbedder()

@@ -38,7 +38,7 @@ from benchmarks.scale import (
 )
 from index.chunking import chunk_id
 from index.model import Chunk, Sentence
-from index.store import IndexStore, IndexWriter, read_live
+from index.stores.sqlite import IndexStore, IndexWriter, read_live
 from index.sync import PIPELINE_VERSION, sync_index
 
 PUBLISH_EVERY = 50_000  # articles per generation while building

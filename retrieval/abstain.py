@@ -24,9 +24,9 @@ trees) weighs evidence that any archive provides about a question and its best p
 
 Trees rather than one weighted sum: what a low word share means depends on the languages (on a
 bilingual xquad archive a logistic model abstained on 74 % of unanswerable questions where the
-trees abstain on 90 %, at the same 2.5 % false abstention; `retrieval.fit_abstention`).
+trees abstain on 90 %, at the same 2.5 % false abstention; `evaluation.fit_abstention`).
 
-The model is fitted by `python -m retrieval.fit_abstention` on xquad questions that `make eval`
+The model is fitted by `python -m evaluation.fit_abstention` on xquad questions that `make eval`
 never reports on (see `retrieval/data/abstention.json` for what it was fitted on, when and with
 which embedding model). An embedding model it was not fitted for falls back to answering
 whenever retrieval finds a quote; the fit script makes a model for any embedder.
@@ -316,23 +316,18 @@ class Abstainer:
         *,
         model: AbstentionModel | None = None,
         threshold: float | None = None,
-        enabled: bool = True,
         quantity_check: bool = True,
     ) -> None:
         """`model`: None looks up the shipped model for the embedder in `decide`; `threshold`
-        overrides the model's own (for measuring the trade-off); `enabled=False` answers
-        whenever there are quotes; `quantity_check`: a question that asks for a number and gets
-        none in its quotes is abstained on."""
+        overrides the model's own (for measuring the trade-off); `quantity_check`: a question
+        that asks for a number and gets none in its quotes is abstained on."""
         self.model = model
         self.threshold = threshold
-        self.enabled = enabled
         self.quantity_check = quantity_check
 
     def decide(self, evidence: Evidence, embedder_id: str, has_quotes: bool) -> Verdict:
         if not has_quotes:
             return Verdict(False, None)
-        if not self.enabled:
-            return Verdict(True, None)
         model = self.model or fitted_models().get(embedder_id)
         p = model.probability(evidence) if model else None
         if self.quantity_check and evidence.quantity_missing:

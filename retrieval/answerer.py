@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.backend import StoreReader
 from index.embedders import Embedder, normalize_rows
+from index.stores.base import StoreReader
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
 from retrieval.candidates import HybridRetriever
 from retrieval.duplicates import DuplicateFilter

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.backend import StoreReader
 from index.model import Chunk
+from index.stores.base import StoreReader
 from retrieval.language import ENGLISH, language_of
 from retrieval.terms import stem, stems, terms
 from retrieval.translations import WordTranslations

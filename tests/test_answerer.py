@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from index.backend import open_store
-from index.store import IndexStore
+from index.stores import open_store
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from index.verbatim import canonical
 from retrieval.answerer import Answerer
 from retrieval.latent_terms import LatentTermRerank
-from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, STORES, FakeEmbedder, new_pg_index
+from tests.conftest import KRYWYJ_SENTENCE, SAMPLE_ARTICLES, STORES, new_pg_index
+from tests.fakes.embedder import FakeEmbedder
 
 PUTIN_001 = "001_d3691be0234ce99a.txt"
 PUTIN_004 = "004_4a36d75bdf1d0814.txt"

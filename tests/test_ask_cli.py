@@ -12,6 +12,7 @@ from bot.cli import main
 from index.verbatim import canonical
 from retrieval.render import NOT_ANSWERED
 from tests.conftest import SAMPLE_ARTICLES
+from tests.fakes.embedder import use_fake_model
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +43,9 @@ def ask(real_index: Path, real_embedder, monkeypatch, tmp_path: Path, capsys):
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     loads = []
 
-    def load_embedder(name: str | None = None):
-        loads.append(name)
+    def load_model():
+        loads.append(1)
         return real_embedder
-
-    monkeypatch.setattr("bot.cli.load_embedder", load_embedder)
 
     def run(*args: str, stdin: str | None = None) -> tuple[list[dict], int]:
         if stdin is not None:
@@ -57,7 +56,8 @@ def ask(real_index: Path, real_embedder, monkeypatch, tmp_path: Path, capsys):
         assert code == 0
         return [json.loads(line) for line in out.splitlines()], len(loads)
 
-    return run
+    with use_fake_model(load_model):  # the real model, counted
+        yield run
 
 
 def check_schema(payload: dict) -> None:

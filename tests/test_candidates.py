@@ -6,10 +6,11 @@ import math
 
 import pytest
 
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from retrieval.candidates import HybridRetriever, idf
 from retrieval.fusion import LexicalFusion
-from tests.conftest import FakeEmbedder, index_of
+from tests.conftest import index_of
+from tests.fakes.embedder import FakeEmbedder
 
 ARTICLE = """Stadtnachrichten
 

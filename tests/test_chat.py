@@ -16,11 +16,12 @@ import pytest
 from bot.chat import PROMPT, run_chat
 from bot.conversation import Conversation, Conversations, looks_like_follow_up
 from bot.settings import Settings
-from index.store import ArticleRecord
+from index.stores.base import ArticleRecord
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED, not_answered, shorten
-from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES
+from tests.fakes.embedder import FakeEmbedder
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -283,7 +284,8 @@ def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:
         "from bot.chat import run_chat\n"
         "from bot.settings import Settings\n"
         "from retrieval.live import LiveIndex\n"
-        "from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder\n"
+        "from tests.conftest import SAMPLE_ARTICLES\n"
+        "from tests.fakes.embedder import FakeEmbedder\n"
         f"index = Path({str(tmp_path / 'state' / 'index')!r})\n"
         "live = LiveIndex(SAMPLE_ARTICLES, index, FakeEmbedder())\n"
         "settings = Settings(_env_file=None, NEWSBOT_INDEX_DIR=str(index))\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 from index.chunking import chunk_article, chunk_id, embedding_text
 from index.cleaning import parse_article
 from index.verbatim import check_verbatim
-from tests.conftest import SAMPLE_ARTICLES, FakeEmbedder
+from tests.conftest import SAMPLE_ARTICLES
+from tests.fakes.embedder import FakeEmbedder
 
 
 def _sample(name: str = "001_d3691be0234ce99a.txt") -> tuple[str, list]:

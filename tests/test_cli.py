@@ -8,19 +8,19 @@ import pytest
 
 from bot import cli
 from index.lock import WriterLock
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder, use_fake_model
 
 
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch, articles_dir: Path, index_dir: Path, tmp_path: Path):
     monkeypatch.chdir(tmp_path)
     embedder = FakeEmbedder()
-    monkeypatch.setattr(cli, "load_embedder", lambda name=None: embedder)
 
     def run(*args: str) -> int:
         return cli.main([*args, "--articles", str(articles_dir), "--index", str(index_dir)])
 
-    return run
+    with use_fake_model(lambda: embedder):
+        yield run
 
 
 def test_index_then_rerun(run, capsys: pytest.CaptureFixture[str]):
@@ -47,8 +47,8 @@ def test_index_built_with_another_model_asks_for_rebuild(
     run, monkeypatch: pytest.MonkeyPatch, capsys
 ):
     assert run("index") == 0
-    monkeypatch.setattr(cli, "load_embedder", lambda name=None: FakeEmbedder(model_id="other"))
-    assert run("index") == 1
+    with use_fake_model(lambda: FakeEmbedder(model_id="other")):
+        assert run("index") == 1
     assert "newsbot index --rebuild" in capsys.readouterr().err
     assert run("index", "--rebuild") == 0
 

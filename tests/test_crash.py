@@ -16,18 +16,15 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from index.backend import StoreReader, open_store
 from index.chunking import embedding_text
 from index.lock import LOCK_NAME
-from index.store import (
-    CURRENT_FILE,
-    KEEP_GENERATIONS,
-    IndexStore,
-    list_generations,
-)
+from index.stores import open_store
+from index.stores.base import StoreReader
+from index.stores.sqlite import CURRENT_FILE, KEEP_GENERATIONS, IndexStore, list_generations
 from index.sync import sync_index
 from retrieval.live import LiveIndex
-from tests.conftest import ROOT, FakeEmbedder
+from tests.conftest import ROOT
+from tests.fakes.embedder import FakeEmbedder, use_fake_model
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"
 REMOVED = "000_c5834305b38bf562.txt"
@@ -40,9 +37,9 @@ ANCHOR, ANCHOR_FACT = "anker.txt", "Im Hafen von Kiel legte ein Frachter voller 
 CRASH_SCRIPT = r"""
 import os, signal, sqlite3, sys
 from pathlib import Path
-from index import store
+from index.stores import sqlite as store
 from index.sync import sync_index
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 articles, index, point, when = sys.argv[1:5]
 
@@ -105,9 +102,9 @@ sys.exit("the crash point was never reached")
 LONG_SYNC_SCRIPT = r"""
 import sys
 from pathlib import Path
-from index.backend import as_location
+from index.stores import as_location
 from index.sync import sync_index
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 print("ready", flush=True)
 sync_index(Path(sys.argv[1]), as_location(sys.argv[2]), FakeEmbedder(), lock_wait_seconds=30)
@@ -259,14 +256,14 @@ def test_kill_9_at_random_moments_of_a_long_sync(tmp_path: Path, index_location,
 SLOW_INDEX_SCRIPT = r"""
 import sys, time
 import bot.cli
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder, install
 
 class Slow(FakeEmbedder):
     def embed_passages(self, texts):
         time.sleep(0.15)
         return super().embed_passages(texts)
 
-bot.cli.load_embedder = lambda name: Slow()
+install(Slow)
 sys.exit(bot.cli.main(sys.argv[1:]))
 """
 
@@ -274,10 +271,9 @@ sys.exit(bot.cli.main(sys.argv[1:]))
 @pytest.fixture
 def cli_with_fake_model(monkeypatch, tmp_path: Path):
     """The CLI in-process, with FakeEmbedder for whatever model the settings name."""
-    for module in ("bot.cli", "bot.runtime", "bot.watch"):
-        monkeypatch.setattr(f"{module}.load_embedder", lambda name=None: FakeEmbedder())
     monkeypatch.chdir(tmp_path)  # no .env of the project
-    return cli.main
+    with use_fake_model():
+        yield cli.main
 
 
 def test_a_second_sync_in_another_process_is_refused_with_the_owner_pid(

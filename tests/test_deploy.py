@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram_app import EXIT_CONFIG
+from bot.telegram.app import EXIT_CONFIG
 from tests.conftest import ROOT
 
 UNIT = ROOT / "deploy" / "newsbot.service"

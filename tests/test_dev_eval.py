@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.scoring import evaluate_file
 from retrieval.answerer import Answerer
-from retrieval.evaluate import evaluate_file
 from tests.conftest import DEV_SET, ROOT
 
 pytestmark = pytest.mark.slow
 
-DATA = ROOT / "retrieval" / "data"
+DATA = ROOT / "evaluation" / "data"
 
 
 @pytest.fixture(scope="module")

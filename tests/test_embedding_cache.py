@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embedding_cache import CachedEmbedder
-from tests.conftest import FakeEmbedder
+from evaluation.embedding_cache import CachedEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 
 def test_vectors_are_embedded_once_and_read_back(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.evaluate import (
+from evaluation.scoring import (
     Gold,
     evaluate,
     evaluate_file,
@@ -19,7 +19,7 @@ from retrieval.language import detect_language
 from retrieval.model import Answer, Quote
 from tests.conftest import ROOT, SAMPLE_ARTICLES
 
-EXTRA_DEV = ROOT / "retrieval" / "data" / "extra_dev.jsonl"
+EXTRA_DEV = ROOT / "evaluation" / "data" / "extra_dev.jsonl"
 
 
 def quote(text: str, article: str = "a.txt") -> Quote:

@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_telegram import FakeTelegram, parse_html, validate_html
+from tests.fakes.telegram import FakeTelegram, parse_html, validate_html
 
 TOKEN = "123:ABC"
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy

@@ -10,6 +10,7 @@ import pytest
 from bot import cli
 from index.files import ArticleFile, SkippedFile, decode_article, discover, read_article, scan
 from index.sync import sync_index
+from tests.fakes.embedder import use_fake_model
 
 
 def test_discover_finds_txt_and_md_recursively_and_ignores_hidden(tmp_path: Path):
@@ -173,10 +174,10 @@ def test_newsbot_index_reports_a_skipped_file_once(
     (articles / "a.txt").write_text("Die Regierung hat am Dienstag eine Reform angekündigt.")
     (articles / "alt.txt").write_bytes("Grüße aus Köln.".encode("latin-1"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "load_embedder", lambda name=None: fake_embedder)
     caplog.set_level(logging.WARNING)
 
-    assert cli.main(["index", "--articles", str(articles), "--index", str(tmp_path / "i")]) == 0
+    with use_fake_model(lambda: fake_embedder):
+        assert cli.main(["index", "--articles", str(articles), "--index", str(tmp_path / "i")]) == 0
 
     err = capsys.readouterr().err
     assert err.count("skipped alt.txt") == 1 and "Windows-1252" in err

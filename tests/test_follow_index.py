@@ -24,10 +24,9 @@ pytestmark = pytest.mark.timeout(120)
 # The real `newsbot` entry point, with the fake embedder wherever a command loads a model.
 NEWSBOT = """
 import sys
-import bot.cli, bot.watch, index.embedders
-from tests.conftest import FakeEmbedder
-fake = lambda name=None: FakeEmbedder()
-index.embedders.load_embedder = bot.cli.load_embedder = bot.watch.load_embedder = fake
+import bot.cli
+from tests.fakes.embedder import install
+install()
 sys.exit(bot.cli.main(sys.argv[1:]))
 """
 FACT = "Im Hafen von Kiel legte ein Frachter voller Pinguine an."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from index.vectors import MAX_BLOCKS, Block, VectorSet
 

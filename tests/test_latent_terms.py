@@ -7,7 +7,7 @@ from index.embedders import LatentTerms
 from index.model import Chunk, Sentence
 from retrieval.candidates import Candidate
 from retrieval.latent_terms import LatentTermRerank
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 
 def candidate(number: int, text: str, score: float) -> Candidate:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from index.verbatim import canonical
 from retrieval.live import LiveIndex
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"
 # Questions are sentences of the articles: FakeEmbedder has no semantics, and retrieval rightly

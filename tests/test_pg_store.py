@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from index import pg_store
-from index.backend import open_store, writer_lock
 from index.lock import IndexLockedError
-from index.pg_store import StoreUnavailableError, close_connections, connect
+from index.stores import open_store, writer_lock
+from index.stores import postgres as pg_store
+from index.stores.postgres import StoreUnavailableError, close_connections, connect
 from index.sync import sync_index
 from retrieval.live import LiveIndex
-from tests.conftest import DEV_SET, ROOT, FakeEmbedder, new_pg_index
+from tests.conftest import DEV_SET, ROOT, new_pg_index
+from tests.fakes.embedder import FakeEmbedder
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"
 REMOVED = "000_c5834305b38bf562.txt"
@@ -56,9 +57,9 @@ def tables(location: str) -> str:
 # The CLI with FakeEmbedder for whatever model the settings name.
 CLI_SCRIPT = """
 import sys
-import bot.cli, bot.watch
-from tests.conftest import FakeEmbedder
-bot.cli.load_embedder = bot.watch.load_embedder = lambda name: FakeEmbedder()
+import bot.cli
+from tests.fakes.embedder import install
+install()
 sys.exit(bot.cli.main(sys.argv[1:]))
 """
 
@@ -220,9 +221,9 @@ def test_rows_a_reader_holds_are_kept_until_it_closes(articles_dir: Path, pg_loc
 CRASH_SCRIPT = r"""
 import os, signal, sys
 from pathlib import Path
-from index import pg_store
+from index.stores import postgres as pg_store
 from index.sync import sync_index
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 articles, location, point, when = sys.argv[1:5]
 Writer = pg_store.PgIndexWriter
@@ -304,7 +305,7 @@ def test_kill_9_of_a_writer_leaves_a_working_index(
 def test_a_bot_keeps_answering_across_a_database_restart(
     articles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from tests.pg_server import PgServer
+    from tests.fakes.postgres_server import PgServer
 
     server = PgServer()  # its own server: the restart must not disturb other tests
     location = new_pg_index(server)
@@ -357,7 +358,7 @@ def test_both_stores_give_the_same_answers(real_answerer, real_pg_answerer):
     scores tie is allowed."""
     questions = [json.loads(line)["question"] for line in DEV_SET.read_text().splitlines()]
     for name in ("extra_dev.jsonl", "blind_dev.jsonl"):
-        data = ROOT / "retrieval" / "data" / name
+        data = ROOT / "evaluation" / "data" / name
         questions += [json.loads(line)["question"] for line in data.read_text().splitlines()]
     differences = []
     for question in questions:
@@ -374,18 +375,18 @@ def test_both_stores_give_the_same_answers(real_answerer, real_pg_answerer):
 
 
 def test_without_the_postgresql_client_the_error_says_what_to_install(monkeypatch):
-    from index.store import IndexError_
+    from index.stores.base import StoreError
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
     monkeypatch.setitem(sys.modules, "pgvector.psycopg", None)
-    with pytest.raises(IndexError_, match=r"pip install -e '\.\[postgresql\]'"):
+    with pytest.raises(StoreError, match=r"pip install -e '\.\[postgresql\]'"):
         open_store("postgresql://bot@db.invalid/news")
 
 
 def test_a_url_naming_a_missing_schema_never_reads_another_index(articles_dir: Path):
-    from index.pg_store import with_schema
-    from index.store import IndexMissingError
-    from tests.pg_server import PgServer
+    from index.stores.base import IndexMissingError
+    from index.stores.postgres import with_schema
+    from tests.fakes.postgres_server import PgServer
 
     server = PgServer()  # its own: an index in `public` would be seen by every search_path
     public, missing = server.url(), with_schema(server.url(), "nosuch")

@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.verbatim import canonical
 from retrieval.candidates import HybridRetriever
 from retrieval.fusion import LexicalFusion
 from retrieval.quotes import QuoteSelector, refers_back
 from retrieval.sentence_vectors import SentenceVectors
-from tests.conftest import FakeEmbedder, index_of
+from tests.conftest import index_of
+from tests.fakes.embedder import FakeEmbedder
 
 ARTICLE = (
     "Der Zoo\n\n"

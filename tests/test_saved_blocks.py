@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from index import saved_blocks, store, vectors
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from index.backend import open_store
+from index.stores import open_store
 from index.sync import sync_index
 from retrieval.answerer import Answerer
 from retrieval.sentence_vectors import SentenceVectors
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 SAMPLE = "001_d3691be0234ce99a.txt"
 

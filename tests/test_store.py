@@ -13,18 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from index import store as store_module
-from index.backend import StoreReader, open_store
 from index.chunking import chunk_article
 from index.cleaning import parse_article
 from index.files import read_article
-from index.store import (
-    CURRENT_FILE,
-    IndexCorruptError,
-    IndexMissingError,
-    IndexStore,
-    list_generations,
-)
+from index.stores import open_store
+from index.stores import sqlite as store_module
+from index.stores.base import IndexCorruptError, IndexMissingError, StoreReader
+from index.stores.sqlite import CURRENT_FILE, IndexStore, list_generations
 from index.sync import sync_index
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"

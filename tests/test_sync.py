@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from index.backend import open_store
-from index.store import IndexMismatchError, IndexStore, list_generations
+from index.stores import open_store
+from index.stores.base import IndexMismatchError
+from index.stores.sqlite import IndexStore, list_generations
 from index.sync import sync_index
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 SAMPLE = "001_d3691be0234ce99a.txt"
 
@@ -288,7 +289,7 @@ def test_only_paragraphs_are_embedded_unless_sentence_vectors_are_asked_for(
 
 def test_identical_passages_are_embedded_once(tmp_path: Path) -> None:
     from index.sync import embed_distinct
-    from tests.conftest import FakeEmbedder
+    from tests.fakes.embedder import FakeEmbedder
 
     embedder = FakeEmbedder()
     texts = ["Ein Satz.", "Noch ein Satz.", "Ein Satz."]
@@ -303,7 +304,7 @@ TABLES = ("articles", "chunks")
 
 
 def pg_tables(location: str) -> set[str]:
-    from index.pg_store import connect
+    from index.stores.postgres import connect
 
     with connect(location) as connection:
         return {

@@ -15,23 +15,22 @@ import pytest
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.settings import Settings, load_settings
-from bot.telegram_admin import (
-    LIVE_KEY,
+from bot.telegram.admin import (
     MAX_UPLOAD_BYTES,
     NOT_ADMIN,
-    SETTINGS_KEY,
     register_admin_handlers,
     safe_article_name,
     save_upload,
     start_watching,
     stop_watching,
 )
-from bot.telegram_app import build_application
+from bot.telegram.app import build_application
+from bot.telegram.state import CONTEXT_TYPES
 from index.lock import ServiceLockedError
 from index.sync import SyncReport
 from retrieval.live import LiveIndex
-from tests.conftest import FakeEmbedder
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.embedder import FakeEmbedder
+from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123:ABC"
 ADMIN = 42
@@ -174,13 +173,14 @@ async def bot(
     with FakeTelegram(token=TOKEN, max_poll_seconds=0.5) as tg:
         app: Application = (
             ApplicationBuilder()
+            .context_types(CONTEXT_TYPES)
             .token(TOKEN)
             .base_url(tg.base_url)
             .base_file_url(tg.base_file_url)
             .concurrent_updates(True)
             .build()
         )
-        app.bot_data.update({SETTINGS_KEY: settings, LIVE_KEY: live})
+        app.bot_data.settings, app.bot_data.live = settings, live
         register_admin_handlers(app)
         async with app:
             await app.start()
@@ -378,7 +378,7 @@ async def test_one_watching_bot_per_index(articles_dir: Path, index_dir: Path):
     def app_for(live: LiveIndex) -> Application:
         app = ApplicationBuilder().token(TOKEN).build()
         settings = load_settings(articles_dir=articles_dir, index_dir=index_dir)
-        app.bot_data.update({SETTINGS_KEY: settings, LIVE_KEY: live})
+        app.bot_data.settings, app.bot_data.live = settings, live
         return app
 
     live = LiveIndex(articles_dir, index_dir, FakeEmbedder())

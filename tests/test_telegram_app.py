@@ -15,22 +15,23 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-from bot import telegram_app
 from bot.settings import Settings
-from bot.telegram_answers import MAX_QUESTION_CHARS
-from bot.telegram_app import (
+from bot.telegram import app as telegram_app
+from bot.telegram.answers import MAX_QUESTION_CHARS
+from bot.telegram.app import (
     build_application,
     file_url_for,
     run_telegram,
 )
-from bot.telegram_format import visible_length
-from index.store import ArticleRecord
+from bot.telegram.formatting import visible_length
+from index.stores.base import ArticleRecord
 from index.verbatim import collapse_whitespace
 from retrieval.live import LiveIndex
 from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED, not_answered, shorten
-from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES, FakeEmbedder
-from tests.fake_telegram import FakeTelegram
+from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES
+from tests.fakes.embedder import use_fake_model
+from tests.fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -158,7 +159,8 @@ async def test_examples_are_neutral_while_the_index_is_empty(tg: FakeTelegram) -
 
 def test_no_ui_text_knows_the_sample_story() -> None:
     """Examples come from the index (issue 9): no name of the sample story in any UI text."""
-    from bot import chat, telegram_texts
+    from bot import chat
+    from bot.telegram import texts as telegram_texts
 
     ui_texts = [v for variants in telegram_texts.TEXTS.values() for v in variants.values()]
     ui_texts += [chat.HELP]
@@ -542,7 +544,6 @@ def test_run_telegram_never_shows_a_rejected_token_and_exits_78(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("index.embedders.load_embedder", lambda name: FakeEmbedder())
     wrong = "123456:WRONG-secret-token"
     settings = make_settings(
         tg,
@@ -550,7 +551,7 @@ def test_run_telegram_never_shows_a_rejected_token_and_exits_78(
         NEWSBOT_ARTICLES_DIR=str(SAMPLE_ARTICLES),
         NEWSBOT_INDEX_DIR=str(tmp_path / "index"),
     )
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), use_fake_model():
         assert run_telegram(settings) == 78  # EX_CONFIG: a service manager won't restart it
     captured = capsys.readouterr()
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in captured.err

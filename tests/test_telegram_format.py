@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Bot
 
-from bot.telegram_format import (
+from bot.telegram.formatting import (
     MAX_MESSAGE_CHARS,
     format_answer_html,
     split_html_blocks,
@@ -14,7 +14,7 @@ from bot.telegram_format import (
     visible_text,
 )
 from retrieval.model import Answer, Quote
-from tests.fake_telegram import FakeTelegram, parse_html, validate_html
+from tests.fakes.telegram import FakeTelegram, parse_html, validate_html
 
 
 def make_quote(text: str, n: int = 1, **overrides: object) -> Quote:

@@ -18,15 +18,15 @@ import pytest
 from telegram.error import InvalidToken
 from tenacity import wait_none
 
-from bot.telegram_app import build_application
-from bot.telegram_network import (
+from bot.telegram.app import build_application
+from bot.telegram.network import (
     RetryingRateLimiter,
     initialize_when_reachable,
     redacted_exits,
 )
 from retrieval.live import LiveIndex
 from tests.conftest import KRYWYJ_SENTENCE
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram
 from tests.test_chat import clean_env
 from tests.test_follow_index import NEWSBOT, Lines
 from tests.test_telegram_app import TOKEN, Harness, is_answer, make_settings
@@ -265,7 +265,7 @@ def test_network_failures_logged_with_a_traceback_become_one_redacted_line(
 ) -> None:
     from telegram.error import NetworkError
 
-    from bot.telegram_network import network_errors_in_one_line
+    from bot.telegram.network import network_errors_in_one_line
 
     handler = logging.StreamHandler(sys.stderr)
     logging.getLogger().addHandler(handler)
@@ -318,9 +318,9 @@ async def test_next_to_newsbot_watch_the_bot_answers_from_what_watch_publishes(
 ) -> None:
     """Another process holds the service lock (`newsbot watch`): the bot starts anyway and
     every question follows the generation that process publishes."""
-    from bot.telegram_app import post_init, post_shutdown
+    from bot.telegram.app import post_init, post_shutdown
     from index.lock import ServiceLock
-    from tests.conftest import FakeEmbedder
+    from tests.fakes.embedder import FakeEmbedder
 
     fact = "Im Hafen von Kiel legte ein Frachter voller Pinguine an."
     live = LiveIndex(articles_dir, index_dir, FakeEmbedder())

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval import translations as translations_module
 from retrieval.candidates import HybridRetriever, Retrieval
 from retrieval.translations import WordTranslations, read_dictionary
-from tests.conftest import FakeEmbedder
+from tests.fakes.embedder import FakeEmbedder
 
 # Lines in Ding's format: aligned forms separated by "|", synonyms by ";", markup in brackets.
 DING_LINES = """\

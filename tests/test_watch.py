@@ -20,7 +20,8 @@ from bot.watch import ArticleWatcher, fingerprint
 from index.lock import ServiceLock, ServiceLockedError, WriterLock
 from index.sync import SyncReport, sync_index
 from retrieval.live import LiveIndex
-from tests.conftest import ROOT, FakeEmbedder
+from tests.conftest import ROOT
+from tests.fakes.embedder import FakeEmbedder, use_fake_model
 
 # Near-verbatim questions: FakeEmbedder has no semantics and retrieval abstains when unsure.
 FREIGHTER = "Im Hafen von Kiel legte ein Frachter voller Pinguine an."
@@ -244,9 +245,8 @@ def test_a_service_does_not_block_one_off_syncs(articles_dir: Path, index_dir: P
 
 WATCH_SCRIPT = """
 import sys
-import bot.watch
-from tests.conftest import FakeEmbedder
-bot.watch.load_embedder = lambda name: FakeEmbedder()
+from tests.fakes.embedder import install
+install()
 from bot.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -313,8 +313,8 @@ def test_newsbot_watch_syncs_reports_refuses_a_second_and_stops_cleanly(
         watch.wait_for_line("skipped bad.txt: not valid UTF-8")
 
         monkeypatch.chdir(index_dir.parent)  # no .env of the project
-        monkeypatch.setattr("bot.watch.load_embedder", lambda name: FakeEmbedder())
-        assert cli.main(["watch", *dirs]) == cli.EXIT_FAILURE
+        with use_fake_model():
+            assert cli.main(["watch", *dirs]) == cli.EXIT_FAILURE
         message = capsys.readouterr().err
         assert f"pid {watch.popen.pid}" in message and "already kept in sync" in message
 

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-from index.store import IndexStore
+from evaluation.scoring import evaluate, load_questions
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer
-from retrieval.evaluate import evaluate, load_questions
 from tests.conftest import SHARED
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # indexes with the real model

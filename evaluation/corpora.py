@@ -4,7 +4,7 @@ Every archive is a folder of article files indexed with the project's own sync, 
 measured is what users get. Articles are copied under a corpus prefix (`xquad-de/Warsaw.txt`)
 so that one mixed archive can hold all of them; gold documents are renamed the same way.
 
-- `sample`: the project's five sample articles with the dev sets (shared dev + retrieval/data).
+- `sample`: the project's five sample articles with the dev sets (shared dev + evaluation/data).
 - `xquad-de`, `xquad-en`: 48 Wikipedia articles on 48 topics (../shared/xquad), German / English.
 - `mixed`: all of the above in one archive, every topic and both languages as distractors.
 - `leave-out`: 40 of the 48 German xquad articles; questions about the other 8 are unanswerable
@@ -27,7 +27,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retrieval.evaluate import Gold, Question, load_questions
+from evaluation.scoring import Gold, Question, load_questions
 
 LEAVE_OUT_EVERY = 6  # articles number 5, 11, 17, ... (0-based, name order) are left out
 COPY_EVERY = 3  # articles number 0, 3, 6, ... (0-based, name order) are republished
@@ -83,7 +83,7 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     xen = Source("xquad-en", shared / "xquad" / "articles-en")
     dev_files = [
         shared / "eval" / "dev.jsonl",
-        *sorted((project / "retrieval/data").glob("*.jsonl")),
+        *sorted((project / "evaluation/data").glob("*.jsonl")),
     ]
     sample_sets = [
         QuestionSet(f.stem, tuple(prefixed(load_questions(f), "sample"))) for f in dev_files
@@ -91,7 +91,7 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     de_corpus = prefixed(load_questions(shared / "xquad" / "questions-de-corpus.jsonl"), "xquad-de")
     en_corpus = prefixed(load_questions(shared / "xquad" / "questions-en-corpus.jsonl"), "xquad-en")
     out = left_out(shared)
-    # Even-numbered questions fit the abstention model (`retrieval.fit_abstention`), so only the
+    # Even-numbered questions fit the abstention model (`evaluation.fit_abstention`), so only the
     # odd-numbered ones are reported, and every question about the 8 left-out articles.
     de_pairs = [q for i, q in enumerate(de_corpus) if (i // 2) % 2 == 1]
     de_en = every([q for q in de_pairs if q.lang == "en"], step)

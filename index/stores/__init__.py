@@ -1,24 +1,20 @@
 """Where an index lives, and the one interface its readers and its writer have there.
 
-A location is either a folder (the embedded FAISS + SQLite store, `index.store`, the default)
-or a `postgresql://…` URL (`index.pg_store`: pgvector in a PostgreSQL server that several
+A location is either a folder (the embedded store, `index.stores.sqlite`, the default) or a
+`postgresql://…` URL (`index.stores.postgres`: pgvector in a PostgreSQL server that several
 processes on several machines share). Everything above `index` (sync, the answerer, the
 front ends) opens stores through the functions here and sees only `StoreReader` /
-`StoreWriter`, so both stores pass the same tests.
+`StoreWriter` (`index.stores.base`), so both stores pass the same contract tests.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import numpy as np
-
-from index.model import Chunk
-from index.store import ArticleRecord, ArticleState, IndexError_, Manifest
+from index.stores.base import ArticleState, Manifest, StoreError, StoreReader, StoreWriter
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -34,95 +30,26 @@ def as_location(location: str | os.PathLike[str]) -> Location:
     return location if is_postgresql(location) else Path(location)
 
 
-@runtime_checkable
-class StoreReader(Protocol):
-    """A read-only view of one published generation; safe to share between threads."""
-
-    manifest: Manifest
-
-    @property
-    def generation(self) -> int: ...
-
-    @property
-    def embedder_id(self) -> str: ...
-
-    def __len__(self) -> int: ...
-
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
-
-    def chunks(self, ids: Sequence[int]) -> list[Chunk]: ...
-
-    def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]: ...
-
-    def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray: ...
-
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
-
-    def article_text(self, path: str) -> str | None: ...
-
-    def articles(self) -> list[ArticleRecord]: ...
-
-    def article_states(self) -> dict[str, ArticleState]: ...
-
-    def article_chunk_ids(self, path: str) -> list[int]: ...
-
-    def close(self) -> None: ...
-
-
-class StoreWriter(Protocol):
-    """Writes changes as generations; the caller holds `writer_lock(location)`."""
-
-    generation: int  # the generation the next `publish` makes live
-    changed: bool
-
-    def remove_article(self, path: str) -> int: ...
-
-    def touch(self, path: str, size: int, mtime_ns: int) -> None: ...
-
-    def add_article(
-        self,
-        *,
-        path: str,
-        raw: str,
-        content_hash: str,
-        title: str | None,
-        date: str | None,
-        chunks: Sequence[Chunk],
-        chunk_vectors: np.ndarray,
-        sentence_vectors: Sequence[np.ndarray | None] | None = None,
-        size: int = -1,
-        mtime_ns: int = -1,
-    ) -> None: ...
-
-    def publish(self) -> object: ...  # what `published_generation` reads the number from
-
-    def commit(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
 def _pg():
-    """`index.pg_store`, or an `IndexError_` that says what to install."""
+    """`index.stores.postgres`, or an `StoreError` that says what to install."""
     try:
         import pgvector.psycopg  # noqa: F401
         import psycopg  # noqa: F401
     except ImportError as exc:
-        raise IndexError_(
+        raise StoreError(
             f"NEWSBOT_STORE=postgresql://… needs the PostgreSQL client ({exc.name} is missing): "
             "pip install -e '.[postgresql]'"
         ) from None
-    from index import pg_store
+    from index.stores import postgres
 
-    return pg_store
+    return postgres
 
 
 def open_store(location: Location, embedder_id: str | None = None) -> StoreReader:
-    """Open the live generation; raises an `IndexError_` that says how to recover."""
+    """Open the live generation; raises an `StoreError` that says how to recover."""
     if is_postgresql(location):
         return _pg().PgIndexStore.open(str(location), embedder_id)
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
 
     return IndexStore.open(Path(location), embedder_id)
 
@@ -147,9 +74,9 @@ def read_live(
             for name, state in states.items()
             if name in wanted or (prefixes and name.startswith(prefixes))
         }
-    from index import store
+    from index.stores import sqlite
 
-    return store.read_live(Path(location), embedder_id, paths=paths, folders=folders)
+    return sqlite.read_live(Path(location), embedder_id, paths=paths, folders=folders)
 
 
 def open_writer(
@@ -162,7 +89,7 @@ def open_writer(
 ) -> StoreWriter:
     if is_postgresql(location):
         return _pg().PgIndexWriter(str(location), embedder_id, dimension, base, pipeline=pipeline)
-    from index.store import IndexWriter
+    from index.stores.sqlite import IndexWriter
 
     return IndexWriter(Path(location), embedder_id, dimension, base, pipeline=pipeline)
 
@@ -196,10 +123,10 @@ def service_lock(location: Location) -> AbstractContextManager:
 
 def live_generation(location: Location) -> int:
     """The live generation's number: one small read (a file, or one row). Raises
-    `IndexError_` when the index is missing, damaged or (PostgreSQL) unreachable."""
+    `StoreError` when the index is missing, damaged or (PostgreSQL) unreachable."""
     if is_postgresql(location):
         return _pg().live_generation(str(location))
-    from index.store import current_generation_dir
+    from index.stores.sqlite import current_generation_dir
 
     return published_generation(current_generation_dir(Path(location)))
 

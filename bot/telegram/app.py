@@ -2,8 +2,8 @@
 
 This module assembles the application; the handlers live in the `bot.telegram_*` modules by
 concern. Extension points: every handler is registered in `register_handlers` (feature handlers
-go before the fallbacks at its end), and shared state lives in `application.bot_data` under the
-`BOT_DATA_*` keys of `bot.telegram_state`.
+go before the fallbacks at its end), and shared state is `application.bot_data`, a typed
+`bot.telegram.state.BotState`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     TypeHandler,
     filters,
@@ -30,10 +29,10 @@ from telegram.ext import (
 from bot.conversation import Conversations
 from bot.rate_limit import ChatRateLimiter
 from bot.settings import Settings
-from bot.telegram_access import enforce_allowlist
-from bot.telegram_admin import register_admin_handlers, start_watching, stop_watching
-from bot.telegram_answers import MORE_DATA, AnswerCache, on_more_button
-from bot.telegram_commands import (
+from bot.telegram.access import enforce_allowlist
+from bot.telegram.admin import register_admin_handlers, start_watching, stop_watching
+from bot.telegram.answers import MORE_DATA, AnswerCache, on_more_button
+from bot.telegram.commands import (
     on_ask,
     on_group_text,
     on_help,
@@ -43,7 +42,7 @@ from bot.telegram_commands import (
     on_unknown_button,
     on_unknown_command,
 )
-from bot.telegram_network import (
+from bot.telegram.network import (
     RetryingRateLimiter,
     build_request,
     certainly_not_delivered,
@@ -53,19 +52,12 @@ from bot.telegram_network import (
     network_errors_in_one_line,
     redacted_exits,
 )
-from bot.telegram_sources import SOURCES_DATA, on_sources, on_sources_button
-from bot.telegram_state import (
-    BOT_DATA_ANSWERS,
-    BOT_DATA_CONVERSATIONS,
-    BOT_DATA_LIVE,
-    BOT_DATA_RATE_LIMITER,
-    BOT_DATA_REFUSED_CHATS,
-    BOT_DATA_SETTINGS,
-)
-from bot.telegram_texts import COMMANDS, text, user_language
-from index.backend import is_postgresql
+from bot.telegram.sources import SOURCES_DATA, on_sources, on_sources_button
+from bot.telegram.state import CONTEXT_TYPES, BotState, Context
+from bot.telegram.texts import COMMANDS, text, user_language
 from index.lock import ServiceLockedError
-from index.store import IndexMissingError
+from index.stores import is_postgresql
+from index.stores.base import IndexMissingError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -95,12 +87,13 @@ def build_application(
     """The bot, ready to `initialize()`; `clock` drives follow-up expiry and rate limits.
 
     Requests go through `DeliveryAwareRequest` and `RetryingRateLimiter`: a reply is resent
-    only when it certainly did not arrive (see `bot.telegram_network`).
+    only when it certainly did not arrive (see `bot.telegram.network`).
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     builder = (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .request(build_request(read_timeout=read_timeout))
@@ -115,16 +108,11 @@ def build_application(
         builder = builder.base_file_url(file_url)
     application = builder.build()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs request URLs: the token
-    application.bot_data.update(
-        {
-            BOT_DATA_SETTINGS: settings,
-            BOT_DATA_LIVE: live,
-            BOT_DATA_CONVERSATIONS: Conversations(clock=clock),
-            BOT_DATA_RATE_LIMITER: ChatRateLimiter(clock=clock),
-            BOT_DATA_ANSWERS: AnswerCache(),
-            BOT_DATA_REFUSED_CHATS: set(),
-        }
-    )
+    state: BotState = application.bot_data
+    state.settings, state.live = settings, live
+    state.conversations = Conversations(clock=clock)
+    state.rate_limiter = ChatRateLimiter(clock=clock)
+    state.answers = AnswerCache()
     register_handlers(application)
     return application
 
@@ -204,7 +192,7 @@ async def set_bot_commands(application: Application) -> None:
 # --- errors --------------------------------------------------------------------------------
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: Context) -> None:
     """Log the failure (the token never appears: see `redacted_exits`) and tell the user.
 
     Network trouble is one line, no traceback, and no "sorry" message: a reply whose outcome
@@ -275,12 +263,9 @@ def run_telegram(settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
-    from index.embedders import load_embedder
+    from bot.runtime import open_live
 
-    embedder = load_embedder(settings.embedding_model)
-    live = LiveIndex(
-        settings.articles_dir, settings.index_location, embedder, candidates=settings.candidates
-    )
+    live = open_live(settings)
     if is_postgresql(settings.index_location):
         # A shared index is fed by the one process that holds its service lock (post_init):
         # a bot on another machine must not sync its own articles folder into it.

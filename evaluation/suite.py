@@ -8,9 +8,9 @@ fitted on the whole pipeline's evidence, so the lines without the lexical stage,
 latent-term rerank, the translations, the sentence vectors, the long lead quote or the referents
 answer whenever there are quotes: compare them with the "- abstention" line.
 
-    python -m retrieval.eval_suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
+    python -m evaluation.suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
 
-Indexes and embeddings are cached under `.newsbot/eval/` (see `retrieval.embedding_cache`).
+Indexes and embeddings are cached under `.newsbot/eval/` (see `evaluation.embedding_cache`).
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from evaluation.corpora import Archive, archives, materialise
+from evaluation.embedding_cache import CachedEmbedder
+from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
+from evaluation.stages import AlwaysAnswer, KeepEveryCandidate
 from index.embedders import Embedder, load_embedder
-from index.store import IndexError_, IndexStore
+from index.stores.base import StoreError
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval.abstain import FEATURES, Abstainer
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
-from retrieval.duplicates import DuplicateFilter
-from retrieval.embedding_cache import CachedEmbedder
-from retrieval.eval_corpora import Archive, archives, materialise
-from retrieval.evaluate import DenseBaseline, Question, evaluate, hit_rank
 from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.quotes import QuoteSelector
@@ -55,36 +56,34 @@ VARIANTS: dict[str, Factory] = {
         retriever=HybridRetriever(lexical_k=0),
         fusion=LexicalFusion(weight=0.0),
         quotes=QuoteSelector(lexical_weight=0.0),
-        abstainer=Abstainer(enabled=False),
+        abstainer=AlwaysAnswer(),
     ),
     "- sentence vectors": lambda store, embedder: Answerer(
         store,
         embedder,
         quotes=QuoteSelector(sentence_vectors=False),
-        abstainer=Abstainer(enabled=False),
+        abstainer=AlwaysAnswer(),
     ),
-    "- abstention": lambda store, embedder: Answerer(
-        store, embedder, abstainer=Abstainer(enabled=False)
-    ),
+    "- abstention": lambda store, embedder: Answerer(store, embedder, abstainer=AlwaysAnswer()),
     "- latent terms": lambda store, embedder: Answerer(
         store,
         embedder,
         latent_terms=LatentTermRerank(embedder, weight=0.0),
-        abstainer=Abstainer(enabled=False),
+        abstainer=AlwaysAnswer(),
     ),
     "- translations": lambda store, embedder: Answerer(
         store,
         embedder,
         retriever=HybridRetriever(translations=WordTranslations(None)),
-        abstainer=Abstainer(enabled=False),
+        abstainer=AlwaysAnswer(),
     ),
     "- duplicates": lambda store, embedder: Answerer(
         store,
         embedder,
-        duplicates=DuplicateFilter(enabled=False),
+        duplicates=KeepEveryCandidate(),
     ),
     "- long lead quote": lambda store, embedder: Answerer(
-        store, embedder, quotes=_no_long_lead(), abstainer=Abstainer(enabled=False)
+        store, embedder, quotes=_no_long_lead(), abstainer=AlwaysAnswer()
     ),
     "- quantity check": lambda store, embedder: Answerer(
         store, embedder, abstainer=Abstainer(quantity_check=False)
@@ -93,7 +92,7 @@ VARIANTS: dict[str, Factory] = {
         store,
         embedder,
         quotes=QuoteSelector(referents=False),
-        abstainer=Abstainer(enabled=False),
+        abstainer=AlwaysAnswer(),
     ),
 }
 DEFAULT_VARIANTS = (
@@ -138,7 +137,7 @@ def build_index(archive: Archive, root: Path, embedder: Embedder) -> IndexStore:
     index_dir = root / archive.name / "index"
     try:
         report = sync_index(folder, index_dir, embedder)
-    except IndexError_:  # a cached index of an older format or model: rebuild (embeddings cached)
+    except StoreError:  # a cached index of an older format or model: rebuild (embeddings cached)
         report = sync_index(folder, index_dir, embedder, rebuild=True)
     if report.changed:
         print(f"  indexed {archive.name}: {report.summary()}", file=sys.stderr)
@@ -213,7 +212,7 @@ def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.eval_suite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m evaluation.suite", description=__doc__)
     parser.add_argument("--shared", default="../shared", help="the shared folder (xquad, eval)")
     parser.add_argument("--cache", default=".newsbot/eval", help="indexes and embedding cache")
     parser.add_argument("--model", default=None, help="embedding model (default: bundled)")

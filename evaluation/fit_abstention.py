@@ -9,7 +9,7 @@ articles answerable. The bilingual archives hold each topic once, half in German
 English (as `make eval`'s bilingual archive), and are asked the questions in both languages.
 (The report uses the odd-numbered questions and all questions about the 8.)
 
-    python -m retrieval.fit_abstention [--max-false-abstention 0.035]
+    python -m evaluation.fit_abstention [--max-false-abstention 0.035]
 
 The model is gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, a fitting-
 time dependency only: the trees are written out and evaluated in `retrieval.abstain`). The
@@ -29,11 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedders import load_embedder
-from retrieval.abstain import FEATURES, MODEL_FILE, AbstentionModel, Tree
-from retrieval.answerer import Answerer
-from retrieval.embedding_cache import CachedEmbedder
-from retrieval.eval_corpora import (
+from evaluation.corpora import (
     Archive,
     QuestionSet,
     Source,
@@ -41,8 +37,12 @@ from retrieval.eval_corpora import (
     prefixed,
     xquad_articles,
 )
-from retrieval.eval_suite import build_index
-from retrieval.evaluate import Question, load_questions
+from evaluation.embedding_cache import CachedEmbedder
+from evaluation.scoring import Question, load_questions
+from evaluation.suite import build_index
+from index.embedders import load_embedder
+from retrieval.abstain import FEATURES, MODEL_FILE, AbstentionModel, Tree
+from retrieval.answerer import Answerer
 
 GROUPS = 5
 
@@ -198,7 +198,9 @@ def fit(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.fit_abstention", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation.fit_abstention", description=__doc__
+    )
     parser.add_argument("--shared", default="../shared")
     parser.add_argument("--cache", default=".newsbot/eval")
     parser.add_argument("--model", default=None)

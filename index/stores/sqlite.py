@@ -1,4 +1,4 @@
-"""The persistent index: one SQLite database (WAL) with every row stamped by generation.
+"""The embedded store: one SQLite database (WAL) with every row stamped by generation.
 
 Layout of an index directory::
 
@@ -38,7 +38,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +45,18 @@ import numpy as np
 from index import saved_blocks
 from index.files import atomic_write, fsync_dir
 from index.model import Chunk, Sentence
+from index.stores.base import (
+    REBUILD_HINT,
+    ArticleRecord,
+    ArticleState,
+    IndexCorruptError,
+    Manifest,
+    StoreError,
+    check_compatible,
+    chunk_rows,
+    missing,
+    visible,
+)
 from index.vectors import SEARCH_THREADS, Block, VectorSet
 
 __all__ = ["SEARCH_THREADS"]
@@ -63,8 +74,6 @@ KEEP_GENERATIONS = 2  # the live one and its predecessor, which readers may stil
 DEFAULT_READERS = 8  # SQLite connections per open snapshot
 SQL_VARIABLES = 10_000  # ids per `IN (...)`; stock SQLite allows 32,766 variables
 LOAD_ROWS = 20_000  # vectors read per step when a snapshot is loaded
-
-REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,89 +132,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab(chunk_terms, row)
 """
 
 
-class IndexError_(RuntimeError):
-    """Base of the errors that make an index unusable; messages say how to recover."""
-
-
-class IndexMissingError(IndexError_):
-    pass
-
-
-class IndexMismatchError(IndexError_):
-    """Built with another model or format: vectors must never be mixed."""
-
-
-class IndexCorruptError(IndexError_):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    format_version: int
-    embedder_id: str
-    dimension: int
-    generation: int
-    created_at: float
-    database: str  # file name of the SQLite database in the index folder
-    chunks: int  # chunks this generation sees (checked against the vectors on open)
-    articles: int  # articles this generation sees
-    pipeline: str = ""  # version of what cleaning + chunking make of an article
-
-    def to_json(self) -> dict:
-        return {
-            "format_version": self.format_version,
-            "embedder_id": self.embedder_id,
-            "dimension": self.dimension,
-            "generation": self.generation,
-            "created_at": self.created_at,
-            "database": self.database,
-            "chunks": self.chunks,
-            "articles": self.articles,
-            "pipeline": self.pipeline,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> Manifest:
-        format_version = int(data["format_version"])
-        if format_version != FORMAT_VERSION:  # older layouts lack the newer fields
-            return cls(format_version, str(data.get("embedder_id", "")), 0, 0, 0.0, "", 0, 0)
-        return cls(
-            format_version=format_version,
-            embedder_id=str(data["embedder_id"]),
-            dimension=int(data["dimension"]),
-            generation=int(data["generation"]),
-            created_at=float(data["created_at"]),
-            database=str(data["database"]),
-            chunks=int(data["chunks"]),
-            articles=int(data["articles"]),
-            pipeline=str(data.get("pipeline", "")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRecord:
-    path: str
-    title: str | None
-    date: str | None
-    chunk_count: int
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleState:
-    """What a sync compares with the file: size and mtime first, the hash only if they differ."""
-
-    content_hash: str
-    size: int
-    mtime_ns: int
-
-
-def visible(generation: int, table: str = "") -> str:
-    """SQL condition for the rows generation `generation` sees (an int, never user input)."""
-    g, t = int(generation), f"{table}." if table else ""
-    return f"{t}added <= {g} AND ({t}removed IS NULL OR {t}removed > {g})"
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -215,9 +141,7 @@ def current_generation_dir(index_dir: Path) -> Path:
     try:
         name = pointer.read_text().strip()
     except FileNotFoundError:
-        raise IndexMissingError(
-            f"no index at {index_dir}: run `newsbot index` to build it"
-        ) from None
+        raise missing(str(index_dir)) from None
     if not name.startswith(GENERATION_PREFIX) or "/" in name:
         raise IndexCorruptError(
             f"the index at {index_dir} is damaged (bad {CURRENT_FILE}); {REBUILD_HINT}"
@@ -225,27 +149,31 @@ def current_generation_dir(index_dir: Path) -> Path:
     return index_dir / name
 
 
+def manifest_from_json(data: dict) -> Manifest:
+    """A manifest file's contents; an older format keeps only what `check_compatible` reads."""
+    format_version = int(data["format_version"])
+    if format_version != FORMAT_VERSION:  # older layouts lack the newer fields
+        return Manifest(format_version, str(data.get("embedder_id", "")), 0, 0, 0.0, "", 0, 0)
+    return Manifest(
+        format_version=format_version,
+        embedder_id=str(data["embedder_id"]),
+        dimension=int(data["dimension"]),
+        generation=int(data["generation"]),
+        created_at=float(data["created_at"]),
+        database=str(data["database"]),
+        chunks=int(data["chunks"]),
+        articles=int(data["articles"]),
+        pipeline=str(data.get("pipeline", "")),
+    )
+
+
 def read_manifest(generation_dir: Path) -> Manifest:
     try:
-        return Manifest.from_json(json.loads((generation_dir / MANIFEST_FILE).read_text()))
+        return manifest_from_json(json.loads((generation_dir / MANIFEST_FILE).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(
             f"the index at {generation_dir.parent} is damaged (manifest: {exc}); {REBUILD_HINT}"
         ) from None
-
-
-def check_compatible(manifest: Manifest, index_dir: Path, embedder_id: str | None) -> None:
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index at {index_dir} has format version {manifest.format_version}, this "
-            f"newsbot reads version {FORMAT_VERSION}; {REBUILD_HINT}"
-        )
-    if embedder_id is not None and manifest.embedder_id != embedder_id:
-        raise IndexMismatchError(
-            f"the index at {index_dir} was built with the model {manifest.embedder_id!r}, but "
-            f"the configured model is {embedder_id!r}; {REBUILD_HINT} (or set "
-            f"NEWSBOT_EMBEDDING_MODEL back)"
-        )
 
 
 def _corrupt(index_dir: Path, what: str, exc: object) -> IndexCorruptError:
@@ -354,7 +282,7 @@ class IndexStore:
     def open(
         cls, index_dir: Path, embedder_id: str | None = None, *, readers: int = DEFAULT_READERS
     ) -> IndexStore:
-        """Open the live generation; raise an `IndexError_` that says how to recover."""
+        """Open the live generation; raise an `StoreError` that says how to recover."""
         index_dir = Path(index_dir)
         generation_dir, manifest, database = _live_manifest(index_dir, embedder_id, attempts=3)
         # Lock first, so no writer deletes rows of this generation while they are read.
@@ -578,7 +506,7 @@ def _live_manifest(
             f"{REBUILD_HINT}"
         )
     manifest = read_manifest(generation_dir)
-    check_compatible(manifest, index_dir, embedder_id)
+    check_compatible(manifest, str(index_dir), FORMAT_VERSION, embedder_id)
     database = index_dir / manifest.database
     if not database.is_file():
         raise IndexCorruptError(
@@ -840,14 +768,7 @@ class IndexWriter:
             "indexed_at, raw, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (path, content_hash, size, mtime_ns, title, date, len(chunks), time.time(), raw, g),
         )
-        per_chunk = sentence_vectors if sentence_vectors is not None else [None] * len(chunks)
-        vectors = np.ascontiguousarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
-        for position, (chunk, vector, sentences) in enumerate(
-            zip(chunks, vectors, per_chunk, strict=True)
-        ):
-            blob = None
-            if sentences is not None:
-                blob = np.ascontiguousarray(sentences, dtype=np.float16).tobytes()
+        for position, chunk, vector, blob in chunk_rows(chunks, chunk_vectors, sentence_vectors):
             key = self._db.execute(
                 "INSERT INTO chunks (id, article, position, title, date, section, paragraph, "
                 "vector, sentence_vectors, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -959,7 +880,7 @@ def prune_generations(index_dir: Path, keep: int = KEEP_GENERATIONS) -> None:
     uses (after a `--rebuild`; readers that have one open keep reading it)."""
     try:
         live = current_generation_dir(index_dir).name
-    except IndexError_:
+    except StoreError:
         return
     generations = list_generations(index_dir)
     for path in generations[:-keep]:

@@ -1,6 +1,6 @@
 """The index in PostgreSQL with pgvector: one archive for bots on several machines.
 
-The same model as the embedded store (`index.store`): every article and chunk row carries
+The same model as the embedded store (`index.stores.sqlite`): every article and chunk row carries
 `added` (the generation that published it) and `removed` (the one that dropped it, or NULL),
 and a reader of generation G sees the rows with `added <= G` and `removed` NULL or above G.
 A writer works in one open transaction and publishes by inserting the generation's row and
@@ -47,14 +47,16 @@ import numpy as np
 
 from index.lock import IndexLockedError, ServiceLockedError
 from index.model import Chunk, Sentence
-from index.store import (
+from index.stores.base import (
+    REBUILD_HINT,
     ArticleRecord,
     ArticleState,
     IndexCorruptError,
-    IndexError_,
-    IndexMismatchError,
-    IndexMissingError,
     Manifest,
+    StoreError,
+    check_compatible,
+    chunk_rows,
+    missing,
     visible,
 )
 from index.words import tokens
@@ -73,12 +75,10 @@ BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() defaults
 MAX_LEXEME_BYTES = 2046  # PostgreSQL refuses longer words in a tsvector
 MAX_POSITION = 16383  # tsvector positions stop there
 
-REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
-
 T = TypeVar("T")
 
 
-class StoreUnavailableError(IndexError_):
+class StoreUnavailableError(StoreError):
     """The PostgreSQL server cannot be reached (yet)."""
 
 
@@ -433,23 +433,8 @@ def _manifest(row: tuple) -> tuple[Manifest, int]:
     return manifest, int(row[9])
 
 
-def check_compatible(manifest: Manifest, location: str, embedder_id: str | None) -> None:
-    where = describe(location)
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"the index at {where} has format version {manifest.format_version}, this "
-            f"newsbot reads version {FORMAT_VERSION}; {REBUILD_HINT}"
-        )
-    if embedder_id is not None and manifest.embedder_id != embedder_id:
-        raise IndexMismatchError(
-            f"the index at {where} was built with the model {manifest.embedder_id!r}, but "
-            f"the configured model is {embedder_id!r}; {REBUILD_HINT} (or set "
-            f"NEWSBOT_EMBEDDING_MODEL back)"
-        )
-
-
-def _missing(location: str) -> IndexMissingError:
-    return IndexMissingError(f"no index at {describe(location)}: run `newsbot index` to build it")
+def _missing(location: str) -> StoreError:
+    return missing(describe(location))
 
 
 def _live(location: str, connection) -> tuple | None:
@@ -476,7 +461,7 @@ def read_live(
         if row is None:
             raise _missing(location)
         manifest, _ = _manifest(row)
-        check_compatible(manifest, location, embedder_id)
+        check_compatible(manifest, describe(location), FORMAT_VERSION, embedder_id)
         rows = connection.execute(
             "SELECT path, content_hash, size, mtime_ns FROM "
             f"{_quoted(schema)}.{manifest.database}_articles "
@@ -514,7 +499,7 @@ class PgIndexStore:
 
     @classmethod
     def open(cls, location: str, embedder_id: str | None = None) -> PgIndexStore:
-        """Open the live generation; raise an `IndexError_` that says how to recover."""
+        """Open the live generation; raise an `StoreError` that says how to recover."""
         pool, leases = _resources(location)
         schema = pool.run(lambda c: index_schema(location, c))
         if schema is None:
@@ -524,7 +509,7 @@ class PgIndexStore:
             if row is None:
                 raise _missing(location)
             manifest, tokens = _manifest(row)
-            check_compatible(manifest, location, embedder_id)
+            check_compatible(manifest, describe(location), FORMAT_VERSION, embedder_id)
             namespace = _namespace(schema, "readers")
             leases.hold(namespace, manifest.generation)
             # A writer deletes only rows the live generation's predecessor cannot see:
@@ -860,7 +845,7 @@ class PgServiceLock(_AdvisoryLock):
 
 def _reported(method: Callable) -> Callable:
     """A writer's step that loses its connection raises `StoreUnavailableError` (an
-    `IndexError_`: front ends print it; the unpublished generation is rolled back)."""
+    `StoreError`: front ends print it; the unpublished generation is rolled back)."""
     import functools
 
     @functools.wraps(method)
@@ -995,15 +980,8 @@ class PgIndexWriter:
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (path, content_hash, size, mtime_ns, title, date, len(chunks), time.time(), raw, g),
         )
-        per_chunk = sentence_vectors if sentence_vectors is not None else [None] * len(chunks)
-        vectors = np.ascontiguousarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
         rows = []
-        for position, (chunk, vector, sentences) in enumerate(
-            zip(chunks, vectors, per_chunk, strict=True)
-        ):
-            blob = None
-            if sentences is not None:
-                blob = np.ascontiguousarray(sentences, dtype=np.float16).tobytes()
+        for position, chunk, vector, blob in chunk_rows(chunks, chunk_vectors, sentence_vectors):
             tokens = chunk_words(chunk)
             self._tokens += len(tokens)
             rows.append(

@@ -22,21 +22,15 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from bot import questions
 from bot.conversation import Conversations
 from bot.questions import MAX_QUESTION_CHARS
-from bot.telegram_format import format_answer_html
-from bot.telegram_messages import question_in
-from bot.telegram_state import (
-    BOT_DATA_ANSWERS,
-    BOT_DATA_CONVERSATIONS,
-    BOT_DATA_LIVE,
-    BOT_DATA_RATE_LIMITER,
-)
-from bot.telegram_texts import escape, text, user_language
-from index.store import IndexError_
+from bot.telegram.formatting import format_answer_html
+from bot.telegram.messages import question_in
+from bot.telegram.state import Context
+from bot.telegram.texts import escape, text, user_language
+from index.stores.base import StoreError
 from retrieval.live import LiveIndex
 from retrieval.model import Answer
 from retrieval.render import not_answered
@@ -82,8 +76,8 @@ class AnswerCache:
         return self._entries.get(key)
 
 
-def conversations(context: ContextTypes.DEFAULT_TYPE) -> Conversations:
-    return context.bot_data[BOT_DATA_CONVERSATIONS]
+def conversations(context: Context) -> Conversations:
+    return context.bot_data.conversations
 
 
 def conversation_key(update: Update) -> Hashable:
@@ -106,19 +100,17 @@ def question_problem(question: str, language: str, example: str | None = None) -
     return None
 
 
-async def example_for(context: ContextTypes.DEFAULT_TYPE, language: str) -> str:
+async def example_for(context: Context, language: str) -> str:
     """An example question about an article in the index (neutral while it has none)."""
-    live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
+    live = context.bot_data.live
     try:
         articles = await asyncio.to_thread(live.articles)
-    except IndexError_:
+    except StoreError:
         articles = []
     return questions.example_question(articles, language)
 
 
-async def answer_question(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, question: str
-) -> None:
+async def answer_question(update: Update, context: Context, question: str) -> None:
     """Check, rate-limit, retrieve (in a worker thread) and send the first page of quotes."""
     message = update.effective_message
     chat = update.effective_chat
@@ -129,7 +121,7 @@ async def answer_question(
         example = await example_for(context, language) if problem == "no_words" else None
         await message.reply_html(question_problem(question, language, example) or "")
         return
-    verdict = context.bot_data[BOT_DATA_RATE_LIMITER].check(chat.id)
+    verdict = context.bot_data.rate_limiter.check(chat.id)
     if verdict != "allow":
         if verdict == "warn":
             await message.reply_text(text("slow_down", language))
@@ -137,7 +129,7 @@ async def answer_question(
 
     conversation = conversations(context).get(conversation_key(update))
     follow_up_context = conversation.context_for(question)
-    live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
+    live = context.bot_data.live
     thread_id = message.message_thread_id if message.is_topic_message else None
     async with typing_action(context, chat.id, thread_id):
         answer = await asyncio.to_thread(answer_from_current, live, question, follow_up_context)
@@ -152,7 +144,7 @@ async def answer_question(
         )
         return
     asked = AskedQuestion(question, follow_up_context, answer)
-    key = context.bot_data[BOT_DATA_ANSWERS].put(asked)
+    key = context.bot_data.answers.put(asked)
     await send_quotes(
         context, chat.id, asked, key, 0, reply_to=message.message_id, thread_id=thread_id
     )
@@ -166,7 +158,7 @@ def answer_from_current(live: LiveIndex, question: str, context: str | None) -> 
 
 
 async def send_quotes(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     chat_id: int,
     asked: AskedQuestion,
     key: str,
@@ -211,7 +203,7 @@ async def send_quotes(
 
 
 async def send_html(
-    context: ContextTypes.DEFAULT_TYPE,
+    context: Context,
     chat_id: int,
     message_html: str,
     *,
@@ -233,7 +225,7 @@ async def send_html(
 
 @contextlib.asynccontextmanager
 async def typing_action(
-    context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None
+    context: Context, chat_id: int, thread_id: int | None
 ) -> AsyncIterator[None]:
     """Show "typing…" until the block ends (Telegram drops it after ~5 s, so it's renewed)."""
 
@@ -261,7 +253,7 @@ async def typing_action(
 # --- buttons -------------------------------------------------------------------------------
 
 
-async def on_more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_more_button(update: Update, context: Context) -> None:
     """Show the next quotes. After a restart the answer is recomputed from the question the
     button's message replies to, if that question hashes to the key in the button."""
     query = update.callback_query
@@ -269,7 +261,7 @@ async def on_more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     match = MORE_DATA.match(query.data)
     assert match is not None
     key, first = match[1], int(match[2])
-    cache: AnswerCache = context.bot_data[BOT_DATA_ANSWERS]
+    cache = context.bot_data.answers
     asked = cache.get(key) or await recover_question(query, key, context)
     if asked is None:
         await query.answer(text("expired", user_language(update)), show_alert=True)
@@ -298,7 +290,7 @@ async def on_more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def recover_question(
-    query: CallbackQuery, key: str, context: ContextTypes.DEFAULT_TYPE
+    query: CallbackQuery, key: str, context: Context
 ) -> AskedQuestion | None:
     message = query.message
     question_message = message.reply_to_message if isinstance(message, Message) else None
@@ -307,10 +299,10 @@ async def recover_question(
     question = question_in(question_message, context.bot.username)
     if not question or answer_key(question, None) != key:
         return None  # asked with follow-up context we no longer have, or not our button
-    live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
+    live = context.bot_data.live
     answer = await asyncio.to_thread(live.answer, question, top=QUOTES_PER_QUESTION)
     if not answer.answered:
         return None
     asked = AskedQuestion(question, None, answer)
-    context.bot_data[BOT_DATA_ANSWERS].put(asked)
+    context.bot_data.answers.put(asked)
     return asked

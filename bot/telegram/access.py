@@ -11,22 +11,21 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
-from bot.settings import Settings
-from bot.telegram_messages import is_addressed_to_bot
-from bot.telegram_state import BOT_DATA_REFUSED_CHATS, BOT_DATA_SETTINGS
-from bot.telegram_texts import text, user_language
+from bot.telegram.messages import is_addressed_to_bot
+from bot.telegram.state import Context
+from bot.telegram.texts import text, user_language
 
 log = logging.getLogger(__name__)
 
 
-async def enforce_allowlist(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def enforce_allowlist(update: Update, context: Context) -> None:
     """Stop updates from chats outside TELEGRAM_ALLOWED_CHAT_IDS (empty: everyone may ask).
 
     Admins (TELEGRAM_ADMIN_IDS) pass everywhere: they run the bot.
     """
-    settings: Settings = context.bot_data[BOT_DATA_SETTINGS]
+    settings = context.bot_data.settings
     allowed = settings.telegram_allowed_chat_ids
     chat, user = update.effective_chat, update.effective_user
     if (
@@ -39,7 +38,7 @@ async def enforce_allowlist(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         with contextlib.suppress(TelegramError):
             await update.callback_query.answer()
     message = update.message
-    refused: set[int] = context.bot_data[BOT_DATA_REFUSED_CHATS]
+    refused = context.bot_data.refused_chats
     if (
         chat is not None
         and message is not None

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from index.backend import StoreReader
 from index.embedders import Embedder
+from index.stores.base import StoreReader
 from index.verbatim import canonical
 from retrieval.duplicates import repeats
 from retrieval.language import detect_language

@@ -9,12 +9,11 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from bot.telegram_format import truncate_text
-from bot.telegram_state import BOT_DATA_LIVE
-from bot.telegram_texts import escape, text, user_language
-from index.store import ArticleRecord
+from bot.telegram.formatting import truncate_text
+from bot.telegram.state import Context
+from bot.telegram.texts import escape, text, user_language
+from index.stores.base import ArticleRecord
 from retrieval.live import LiveIndex
 
 SOURCES_PER_PAGE = 10
@@ -22,7 +21,7 @@ SOURCES_PREFIX = "src"
 SOURCES_DATA = re.compile(rf"^{SOURCES_PREFIX}:(\d{{1,5}})(?::(en|de))?$")
 
 
-async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_sources(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
     page_html, markup = await sources_page(context, 0, user_language(update))
@@ -34,7 +33,7 @@ async def on_sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     )
 
 
-async def on_sources_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_sources_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     match = SOURCES_DATA.match(query.data)
@@ -59,10 +58,10 @@ def current_articles(live: LiveIndex) -> list[ArticleRecord]:
 
 
 async def sources_page(
-    context: ContextTypes.DEFAULT_TYPE, page: int, language: str
+    context: Context, page: int, language: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of the article list; `page` is clamped, as articles may have gone since."""
-    live: LiveIndex = context.bot_data[BOT_DATA_LIVE]
+    live = context.bot_data.live
     articles = await asyncio.to_thread(current_articles, live)
     if not articles:
         return escape(text("sources_empty", language)), None

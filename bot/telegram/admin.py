@@ -22,25 +22,20 @@ from pathlib import Path
 from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.settings import Settings
+from bot.telegram.state import BotState, Context
 from bot.watch import ArticleWatcher
-from index.backend import is_postgresql, service_lock
 from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
 from index.lock import IndexLockedError
-from index.store import IndexError_
+from index.stores import is_postgresql, service_lock
+from index.stores.base import StoreError
 from index.sync import SyncReport
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 
-# Keys in `application.bot_data`; the first two are bot.telegram_state's BOT_DATA_SETTINGS and
-# BOT_DATA_LIVE.
-SETTINGS_KEY = "settings"
-LIVE_KEY = "live"
-WATCHER_KEY = "article_watcher"
-SERVICE_LOCK_KEY = "service_lock"
 
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_STEM_CHARS = 80  # + "-NN" + ".txt" stays far below every file system's 255 bytes
@@ -231,18 +226,18 @@ def register_admin_handlers(application: Application) -> None:
     )
 
 
-def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    return context.application.bot_data[SETTINGS_KEY]
+def _settings(context: Context) -> Settings:
+    return context.bot_data.settings
 
 
-def _live(context: ContextTypes.DEFAULT_TYPE) -> LiveIndex:
-    return context.application.bot_data[LIVE_KEY]
+def _live(context: Context) -> LiveIndex:
+    return context.bot_data.live
 
 
-def shared_index_problem(settings: Settings, bot_data: dict) -> str | None:
+def shared_index_problem(settings: Settings, state: BotState) -> str | None:
     """A shared (PostgreSQL) index is fed by the one process that holds its service lock;
     another bot must not sync its own articles folder into it (it may hold other files)."""
-    if is_postgresql(settings.index_location) and SERVICE_LOCK_KEY not in bot_data:
+    if is_postgresql(settings.index_location) and state.service_lock is None:
         return (
             "this bot answers from a shared index that another newsbot process keeps in sync; "
             "add articles and re-index there"
@@ -255,7 +250,7 @@ def is_admin(update: Update, settings: Settings) -> bool:
     return user is not None and user.id in settings.telegram_admin_ids
 
 
-async def handle_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def handle_document(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.document is None:
         return
@@ -280,7 +275,7 @@ async def handle_document(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except ValueError as exc:
         await message.reply_text(f"I can't add {original_name}: {exc}.")
         return
-    except (IndexError_, IndexLockedError) as exc:
+    except (StoreError, IndexLockedError) as exc:
         await message.reply_text(f"I saved the file but could not index it: {exc}")
         return
     await message.reply_text(describe_added(added, original_name))
@@ -297,7 +292,7 @@ def _upload_problem(original_name: str, size: int | None) -> str | None:
     return None
 
 
-async def handle_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def handle_reindex(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
@@ -309,7 +304,7 @@ async def handle_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     try:
         report = await asyncio.to_thread(_live(context).sync)
-    except (IndexError_, IndexLockedError) as exc:
+    except (StoreError, IndexLockedError) as exc:
         await message.reply_text(f"Re-indexing failed: {exc}")
         return
     await message.reply_text(describe_report(report))
@@ -326,8 +321,8 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     Raises `ServiceLockedError` if another `watch`/`telegram` already keeps this index in sync.
     `on_synced` (plain or async) runs on the bot's event loop after each background sync.
     """
-    settings: Settings = application.bot_data[SETTINGS_KEY]
-    live: LiveIndex = application.bot_data[LIVE_KEY]
+    state: BotState = application.bot_data
+    settings, live = state.settings, state.live
     lock = service_lock(settings.index_location)
     lock.acquire()
     loop = asyncio.get_running_loop()
@@ -350,8 +345,7 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     except BaseException:
         lock.release()
         raise
-    application.bot_data[WATCHER_KEY] = watcher
-    application.bot_data[SERVICE_LOCK_KEY] = lock
+    state.watcher, state.service_lock = watcher, lock
 
 
 def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) -> None:
@@ -362,9 +356,10 @@ def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) ->
 
 async def stop_watching(application: Application) -> None:
     """For `post_shutdown`: stop the watcher (a running sync finishes) and release the index."""
-    watcher: ArticleWatcher | None = application.bot_data.pop(WATCHER_KEY, None)
+    state: BotState = application.bot_data
+    watcher, state.watcher = state.watcher, None
     if watcher is not None:
         await asyncio.to_thread(watcher.stop)
-    lock = application.bot_data.pop(SERVICE_LOCK_KEY, None)
+    lock, state.service_lock = state.service_lock, None
     if lock is not None:
         lock.release()
