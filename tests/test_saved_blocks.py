@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import saved_blocks, store, vectors
+from index import saved_blocks, vectors
+from index.stores import sqlite as store
 from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 
