@@ -1,55 +1,21 @@
-"""The store: save/load round trip, crash safety, corruption detection.
-
-Tests taking `index_location` run against both stores (embedded, and PostgreSQL on a real
-server); the others are about the embedded store's files."""
+"""The embedded store's own behaviour: crash safety of its files, corruption detection,
+generations on disk, its reader pool. What every store does is in `test_store_contract.py`."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from index.chunking import chunk_article
-from index.cleaning import parse_article
-from index.files import read_article
-from index.stores import open_store
 from index.stores import sqlite as store_module
-from index.stores.base import IndexCorruptError, IndexMissingError, StoreReader
+from index.stores.base import IndexCorruptError
 from index.stores.sqlite import CURRENT_FILE, IndexStore, list_generations
 from index.sync import sync_index
 
 SAMPLE = "004_4a36d75bdf1d0814.txt"
-
-
-def test_save_load_round_trip(articles_dir: Path, index_location, fake_embedder):
-    sync_index(articles_dir, index_location, fake_embedder, sentence_vectors=True)
-    article = read_article(articles_dir, articles_dir / SAMPLE)
-    expected = chunk_article(
-        parse_article(article.text, SAMPLE), fake_embedder.count_tokens, fake_embedder.max_tokens
-    )
-
-    store = open_store(index_location, fake_embedder.model_id)
-
-    assert isinstance(store, StoreReader)
-    assert store.chunks([c.id for c in expected]) == expected
-    assert store.article_text(SAMPLE) == article.text
-    vectors = store.sentence_vectors([expected[0].id])[expected[0].id]
-    assert vectors.shape == (len(expected[0].sentences), fake_embedder.dimension)
-    query = fake_embedder.embed_passages([expected[2].text])[0]
-    assert store.search(query, 1)[0][0] == expected[2].id
-    manifest = store.manifest
-    assert manifest.embedder_id == fake_embedder.model_id
-    assert manifest.articles == 5 and manifest.chunks == len(store)
-    assert store.article_states()[SAMPLE].content_hash == article.content_hash
-
-
-def test_missing_index_says_how_to_build_it(index_location):
-    with pytest.raises(IndexMissingError, match="newsbot index"):
-        open_store(index_location)
 
 
 @pytest.mark.parametrize("stage", ["insert", "manifest", "rename", "current"])
@@ -135,33 +101,6 @@ def test_old_generations_are_pruned_but_an_open_reader_keeps_working(
     assert os.path.exists(index_dir / CURRENT_FILE)
 
 
-def test_lexical_search_finds_words_and_follows_removal(
-    articles_dir: Path, index_location, fake_embedder
-):
-    index_dir = index_location
-    (articles_dir / "zebra.txt").write_text(
-        "Zebras im Zoo\n\nDer Zoo in Zürich zeigt 14 Zebras.\n\nDas Gehege ist neu.\n"
-    )
-    sync_index(articles_dir, index_dir, fake_embedder)
-    store = open_store(index_dir, fake_embedder.model_id)
-
-    hits = store.lexical_search(["zebras", "zurich"], 5)  # diacritics and case folded
-    [zebra_chunk] = store.chunks([hits[0][0]])
-    assert zebra_chunk.article == "zebra.txt" and "14 Zebras" in zebra_chunk.text
-    # both paragraphs carry the title "Zebras im Zoo"
-    assert store.document_frequencies(["zebras", "pinguine"]) == {"zebras": 2, "pinguine": 0}
-    assert store.lexical_search(['"unbalanced'], 5) == []  # quotes in terms are escaped
-
-    (articles_dir / "zebra.txt").unlink()
-    sync_index(articles_dir, index_dir, fake_embedder)
-    after = open_store(index_dir, fake_embedder.model_id)
-    assert after.lexical_search(["zebras"], 5) == []
-    assert after.document_frequencies(["zebras"]) == {"zebras": 0}
-    # the snapshot opened before the removal still finds it (its rows are kept for it)
-    assert store.lexical_search(["zebras"], 5)[0][0] == zebra_chunk.id
-    assert store.document_frequencies(["zebras"]) == {"zebras": 2}
-
-
 def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path, fake_embedder):
     sync_index(articles_dir, index_dir, fake_embedder)
     store = IndexStore.open(index_dir, fake_embedder.model_id)
@@ -174,26 +113,6 @@ def test_readers_do_not_wait_for_each_other(articles_dir: Path, index_dir: Path,
     finally:
         store._pool.put(busy)
     reader.join()
-
-
-def test_many_threads_read_one_snapshot_after_it_was_pruned(
-    articles_dir: Path, index_location, fake_embedder
-):
-    index_dir = index_location
-    sync_index(articles_dir, index_dir, fake_embedder)
-    reader = open_store(index_dir, fake_embedder.model_id)
-    expected = reader.chunks(reader.article_chunk_ids(SAMPLE))
-    (articles_dir / SAMPLE).write_text("Neu\n\nPinguine in Kiel.\n")  # its rows are replaced
-    for n in range(3):
-        (articles_dir / f"extra{n}.txt").write_text(f"Artikel Nummer {n} über Pinguine.\n")
-        sync_index(articles_dir, index_dir, fake_embedder)
-    assert open_store(index_dir).article_text(SAMPLE) != reader.article_text(SAMPLE)
-    if isinstance(reader, IndexStore):
-        assert not reader.generation_dir.exists()
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(lambda _: reader.chunks([c.id for c in expected]), range(64)))
-    assert all(result == expected for result in results)
 
 
 def test_search_uses_one_openmp_thread_in_whichever_thread_asks(

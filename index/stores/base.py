@@ -162,6 +162,7 @@ class StoreReader(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class StoreWriter(Protocol):
     """Writes changes as generations; the caller holds `writer_lock(location)`."""
 
