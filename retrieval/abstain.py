@@ -15,16 +15,15 @@ trees) weighs evidence that any archive provides about a question and its best p
 - the best quote's own ranking score (its paragraph's and its anchor sentence's): one sentence
   that matches the question well is evidence a paragraph-level score can miss;
 - whether a "how many / wie viele" question gets a number in any quote: where none does, the
-  quotes cannot answer it, and the question is abstained on whatever the model says (the fit
-  questions hold too few such cases, 5 of 12,675, for the trees to learn it);
+  quotes cannot answer it, and the question is abstained on whatever the model says (a rule,
+  because the fit questions hold too few such cases for the trees to learn it);
 - whether question and best paragraph are in different languages (then few words can match),
   and how close the best paragraph in the other language is: in an archive of both languages an
   English question about a German article meets English articles on other topics that share its
   words, and only this tells it from a question the archive cannot answer.
 
-Trees rather than one weighted sum: what a low word share means depends on the languages (on a
-bilingual xquad archive a logistic model abstained on 74 % of unanswerable questions where the
-trees abstain on 90 %, at the same 2.5 % false abstention; `evaluation.fit_abstention`).
+Trees rather than one weighted sum, because what a low word share means depends on the
+languages (docs/decisions.md has the comparison).
 
 The model is fitted by `python -m evaluation.fit_abstention` on xquad questions that `make eval`
 never reports on (see `retrieval/data/abstention.json` for what it was fitted on, when and with

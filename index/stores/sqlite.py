@@ -404,8 +404,8 @@ class IndexStore:
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`.
 
-        The full-text query runs alone (a join to filter the snapshot made it 3x slower) and
-        asks for as many more rows as the snapshot hides, which are then dropped."""
+        The full-text query runs alone (a join to filter the snapshot is much slower) and asks
+        for as many more rows as the snapshot hides, which are then dropped."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
