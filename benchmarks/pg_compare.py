@@ -26,8 +26,8 @@ from evaluation.corpora import archives
 from evaluation.embedding_cache import CachedEmbedder
 from evaluation.scoring import evaluate
 from evaluation.suite import build_index
+from index.documents import Chunk, Sentence
 from index.embedders import load_embedder
-from index.model import Chunk, Sentence
 from index.stores import copy_index, open_store
 from index.stores.postgres import PgIndexWriter, close_connections, with_schema
 from index.stores.sqlite import IndexWriter

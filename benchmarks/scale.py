@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunking import chunk_id
-from index.model import Chunk, Sentence
+from index.documents import Chunk, Sentence
 from index.stores.sqlite import IndexStore, IndexWriter
 from index.sync import PIPELINE_VERSION, sync_index
 

@@ -27,8 +27,8 @@ from bot.questions import (
 )
 from bot.settings import Settings
 from index.stores.base import IndexMissingError
+from retrieval.answer import Answer, Quote
 from retrieval.live import IndexChange, LiveIndex
-from retrieval.model import Answer, Quote
 from retrieval.render import citation, focus_span, not_answered, render_quotes
 
 QUOTES_PER_PAGE = 3

@@ -16,7 +16,7 @@ from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
 from index.stores.base import StoreError
 from index.sync import ArticlesFolderMissingError
-from retrieval.model import Answer
+from retrieval.answer import Answer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 

@@ -20,9 +20,9 @@ import numpy as np
 from index.embedders import Embedder
 from index.stores.base import StoreReader
 from index.verbatim import canonical
+from retrieval.answer import Answer, Quote
 from retrieval.duplicates import repeats
-from retrieval.language import detect_language
-from retrieval.model import Answer, Quote
+from retrieval.reply_language import detect_language
 
 LANGUAGES = ("en", "de", "all")
 TOP = 5  # quotes asked per question, as `newsbot ask` does by default

@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.answer import Quote
 from retrieval.candidates import Candidate, Retrieval, chunk_stems, coverage
 from retrieval.duplicates import near_copies
-from retrieval.language import language_of
-from retrieval.model import Quote
+from retrieval.reply_language import language_of
 from retrieval.terms import stems, terms, word_set
 
 MODEL_FILE = Path(__file__).parent / "data" / "abstention.json"

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from index.model import Chunk
+from index.documents import Chunk
 from retrieval.candidates import Candidate
 
 _WORDS = re.compile(r"\w+")

@@ -26,7 +26,7 @@ from functools import cache
 from index.embedders import Embedder, LatentTerms, has_latent_terms
 from retrieval.candidates import Candidate
 from retrieval.chunk_cache import ChunkCache
-from retrieval.language import language_of
+from retrieval.reply_language import language_of
 
 
 class LatentTermRerank:

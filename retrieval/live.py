@@ -12,9 +12,9 @@ from index.embedders import Embedder
 from index.stores import Location, as_location, live_generation, open_store
 from index.stores.base import ArticleRecord, IndexMissingError, StoreError, StoreReader
 from index.sync import SyncReport, sync_index
+from retrieval.answer import Answer
 from retrieval.answerer import Answerer
 from retrieval.latent_terms import LatentTermRerank
-from retrieval.model import Answer
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)

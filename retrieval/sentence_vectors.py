@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from index.documents import Chunk
 from index.embedders import Embedder
-from index.model import Chunk
 from index.stores.base import StoreReader
 from index.sync import embed_distinct
 from retrieval.chunk_cache import ChunkCache

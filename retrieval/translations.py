@@ -29,7 +29,7 @@ from pathlib import Path
 
 from index.files import atomic_write
 from index.words import fold
-from retrieval.language import ENGLISH, GERMAN
+from retrieval.reply_language import ENGLISH, GERMAN
 from retrieval.terms import FUNCTION_WORDS
 
 log = logging.getLogger(__name__)

@@ -58,3 +58,16 @@ def test_the_answer_path_never_loads_evaluation():
         elif isinstance(node, ast.Import):
             top_level.update(alias.name.split(".")[0] for alias in node.names)
     assert "evaluation" not in top_level
+
+
+def test_the_fakes_import_without_pytest():
+    """`tests/fakes` serves subprocess scripts and benchmarks too, where pytest is not loaded."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import tests.fakes.embedder, tests.fakes.postgres_server, tests.fakes.telegram\n"
+        "assert 'pytest' not in sys.modules, 'a fake imports pytest'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=60)

@@ -250,15 +250,26 @@ def is_admin(update: Update, settings: Settings) -> bool:
     return user is not None and user.id in settings.telegram_admin_ids
 
 
+async def _refused(update: Update, context: Context, refusal: str) -> bool:
+    """Reply and return True unless the sender is an admin and this bot keeps its index in
+    sync; `refusal` is the reply for a shared index, `{problem}` filled in."""
+    message = update.effective_message
+    assert message is not None
+    settings = _settings(context)
+    if not is_admin(update, settings):
+        await message.reply_text(NOT_ADMIN)
+        return True
+    if problem := shared_index_problem(settings, context.bot_data):
+        await message.reply_text(refusal.format(problem=problem))
+        return True
+    return False
+
+
 async def handle_document(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.document is None:
         return
-    if not is_admin(update, _settings(context)):
-        await message.reply_text(NOT_ADMIN)
-        return
-    if problem := shared_index_problem(_settings(context), context.bot_data):
-        await message.reply_text(f"I can't add files here: {problem}.")
+    if await _refused(update, context, "I can't add files here: {problem}."):
         return
     document = message.document
     original_name = document.file_name or ""
@@ -296,11 +307,7 @@ async def handle_reindex(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None:
         return
-    if not is_admin(update, _settings(context)):
-        await message.reply_text(NOT_ADMIN)
-        return
-    if problem := shared_index_problem(_settings(context), context.bot_data):
-        await message.reply_text(f"Re-indexing is not done here: {problem}.")
+    if await _refused(update, context, "Re-indexing is not done here: {problem}."):
         return
     try:
         report = await asyncio.to_thread(_live(context).sync)

@@ -31,8 +31,8 @@ from bot.telegram.messages import question_in
 from bot.telegram.state import Context
 from bot.telegram.texts import escape, text, user_language
 from index.stores.base import StoreError
+from retrieval.answer import Answer
 from retrieval.live import LiveIndex
-from retrieval.model import Answer
 from retrieval.render import not_answered
 
 QUOTES_PER_QUESTION = 10  # asked of retrieval

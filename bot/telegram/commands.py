@@ -30,13 +30,9 @@ async def on_help(update: Update, context: Context) -> None:
 async def on_ask(update: Update, context: Context) -> None:
     message = update.effective_message
     assert message is not None
-    question = question_in(message, context.bot.username)
-    if not question:
-        language = user_language(update)
-        example = await example_for(context, language)
-        await message.reply_html(text("ask_usage", language, example=example))
-        return
-    await answer_question(update, context, question)
+    await _answer_or_explain(
+        update, context, question_in(message, context.bot.username), "ask_usage"
+    )
 
 
 async def on_private_text(update: Update, context: Context) -> None:
@@ -53,11 +49,18 @@ async def on_group_text(update: Update, context: Context) -> None:
     bot = context.bot
     if not (mentions_bot(message, bot.username, bot.id) or replies_to_bot(message, bot.id)):
         return
-    question = question_in(message, bot.username)
+    await _answer_or_explain(update, context, question_in(message, bot.username), "no_words")
+
+
+async def _answer_or_explain(
+    update: Update, context: Context, question: str | None, explanation: str
+) -> None:
+    """Answer `question`; without one, reply with the text `explanation` and an example."""
     if not question:
         language = user_language(update)
         example = await example_for(context, language)
-        await message.reply_html(text("no_words", language, example=example))
+        assert update.effective_message is not None
+        await update.effective_message.reply_html(text(explanation, language, example=example))
         return
     await answer_question(update, context, question)
 

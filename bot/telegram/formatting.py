@@ -13,7 +13,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
 from retrieval.render import citation, focus_span, section_was_shortened
 
 MAX_MESSAGE_CHARS = 4096

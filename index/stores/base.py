@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from index.model import Chunk
+from index.documents import Chunk
 
 REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
 

@@ -45,8 +45,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from index.documents import Chunk, Sentence
 from index.lock import IndexLockedError, ServiceLockedError
-from index.model import Chunk, Sentence
 from index.stores.base import (
     REBUILD_HINT,
     ArticleRecord,

@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from index import saved_blocks
+from index.documents import Chunk, Sentence
 from index.files import atomic_write, fsync_dir
-from index.model import Chunk, Sentence
 from index.stores.base import (
     REBUILD_HINT,
     ArticleRecord,

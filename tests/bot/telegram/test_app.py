@@ -26,8 +26,8 @@ from bot.telegram.app import (
 from bot.telegram.formatting import visible_length
 from index.stores.base import ArticleRecord
 from index.verbatim import collapse_whitespace
+from retrieval.answer import Answer, Quote
 from retrieval.live import LiveIndex
-from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES
 from tests.fakes.embedder import use_fake_model
@@ -484,7 +484,7 @@ async def test_sources_are_paginated_with_buttons(tg: FakeTelegram) -> None:
 # --- failures ------------------------------------------------------------------------------
 
 
-# Resending only what certainly did not arrive: tests/test_telegram_network.py.
+# Resending only what certainly did not arrive: tests/bot/telegram/test_network.py.
 
 
 async def test_a_failure_is_logged_without_the_token_and_the_user_is_told(

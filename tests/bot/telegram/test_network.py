@@ -25,11 +25,11 @@ from bot.telegram.network import (
     redacted_exits,
 )
 from retrieval.live import LiveIndex
+from tests.bot.telegram.test_app import TOKEN, Harness, is_answer, make_settings
+from tests.bot.test_chat import clean_env
+from tests.bot.test_follow_index import NEWSBOT, Lines
 from tests.conftest import KRYWYJ_SENTENCE
 from tests.fakes.telegram import FakeTelegram
-from tests.test_chat import clean_env
-from tests.test_follow_index import NEWSBOT, Lines
-from tests.test_telegram_app import TOKEN, Harness, is_answer, make_settings
 
 pytestmark = pytest.mark.timeout(120)
 

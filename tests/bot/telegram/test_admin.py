@@ -376,7 +376,7 @@ async def test_bot_answers_from_a_dropped_article_and_others_meanwhile(
 
 async def test_one_watching_bot_per_index(articles_dir: Path, index_dir: Path):
     def app_for(live: LiveIndex) -> Application:
-        app = ApplicationBuilder().token(TOKEN).build()
+        app = ApplicationBuilder().context_types(CONTEXT_TYPES).token(TOKEN).build()
         settings = load_settings(articles_dir=articles_dir, index_dir=index_dir)
         app.bot_data.settings, app.bot_data.live = settings, live
         return app

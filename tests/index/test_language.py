@@ -4,15 +4,15 @@ replies speak; checked on the xquad corpus (the same 48 articles in German and i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from index.language import ENGLISH, GERMAN, article_language, identify
-from retrieval.language import detect_language
+from retrieval.reply_language import detect_language
+from tests.conftest import SAMPLE_ARTICLES, SHARED
 
-XQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "xquad"
-SAMPLE = Path(__file__).resolve().parent.parent / "articles"
+XQUAD = SHARED / "xquad"
+SAMPLE = SAMPLE_ARTICLES
 needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/xquad is not there")
 
 

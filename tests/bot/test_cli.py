@@ -82,8 +82,8 @@ def test_each_skipped_file_is_reported_once(articles_dir: Path, index_dir: Path,
     import subprocess
     import sys
 
-    from tests.test_chat import clean_env
-    from tests.test_follow_index import NEWSBOT
+    from tests.bot.test_chat import clean_env
+    from tests.bot.test_follow_index import NEWSBOT
 
     (articles_dir / "broken.txt").write_bytes(b"\xff\xfe garbage \x00")
     dirs = ["--articles", str(articles_dir), "--index", str(index_dir)]

@@ -15,8 +15,8 @@ from evaluation.scoring import (
     hit_rank,
     load_questions,
 )
-from retrieval.language import detect_language
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
+from retrieval.reply_language import detect_language
 from tests.conftest import ROOT, SAMPLE_ARTICLES
 
 EXTRA_DEV = ROOT / "evaluation" / "data" / "extra_dev.jsonl"

@@ -13,7 +13,7 @@ from bot.telegram.formatting import (
     visible_length,
     visible_text,
 )
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
 from tests.fakes.telegram import FakeTelegram, parse_html, validate_html
 
 

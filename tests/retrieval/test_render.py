@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.model import Answer, Quote, Source
+from retrieval.answer import Answer, Quote, Source
 from retrieval.render import (
     NOT_ANSWERED,
     citation,

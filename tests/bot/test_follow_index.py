@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot.test_chat import PtyReader, clean_env
 from tests.conftest import ROOT
-from tests.test_chat import PtyReader, clean_env
 
 pytestmark = pytest.mark.timeout(120)
 

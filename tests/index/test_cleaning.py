@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import textwrap
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 
 from index.cleaning import parse_article, split_sentences
-from index.model import ParsedArticle
+from index.documents import ParsedArticle
 from index.verbatim import check_verbatim, collapse_whitespace
+from tests.conftest import SAMPLE_ARTICLES, SHARED
 
-ARTICLES = Path(__file__).parent.parent / "articles"
+ARTICLES = SAMPLE_ARTICLES
 FILES = sorted(path.name for path in ARTICLES.glob("*.txt"))
 
 
@@ -354,7 +354,7 @@ def test_a_lone_rule_line_is_not_front_matter() -> None:
 
 # --- each article in its own language ---------------------------------------------------------
 
-XQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "xquad"
+XQUAD = SHARED / "xquad"
 needs_xquad = pytest.mark.skipif(not XQUAD.is_dir(), reason="../shared/xquad is not there")
 
 

@@ -17,8 +17,8 @@ from bot.chat import PROMPT, run_chat
 from bot.conversation import Conversation, Conversations, looks_like_follow_up
 from bot.settings import Settings
 from index.stores.base import ArticleRecord
+from retrieval.answer import Answer, Quote
 from retrieval.live import LiveIndex
-from retrieval.model import Answer, Quote
 from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES
 from tests.fakes.embedder import FakeEmbedder

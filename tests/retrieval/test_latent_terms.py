@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from index.documents import Chunk, Sentence
 from index.embedders import LatentTerms
-from index.model import Chunk, Sentence
 from retrieval.candidates import Candidate
 from retrieval.latent_terms import LatentTermRerank
 from tests.fakes.embedder import FakeEmbedder

@@ -132,7 +132,7 @@ def test_without_sentence_vectors_words_alone_choose_the_sentence(store) -> None
 
 def test_sentence_scores_mix_vectors_and_words() -> None:
     selector = QuoteSelector(lexical_weight=0.5)
-    from index.model import Sentence
+    from index.documents import Sentence
 
     sentences = [Sentence("Zebras in Kenia.", 0, 16), Sentence("Pinguine.", 17, 26)]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)

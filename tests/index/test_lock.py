@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.lock import LOCK_NAME, IndexLockedError, WriterLock
+from tests.conftest import ROOT
 
 
 def test_second_writer_is_refused_with_the_owner_pid(tmp_path: Path):
@@ -34,7 +35,7 @@ def test_lock_of_a_killed_process_is_stale_and_taken_over(tmp_path: Path):
         ],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.stages import KeepEveryCandidate
-from index.model import Chunk, Sentence
+from index.documents import Chunk, Sentence
 from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer

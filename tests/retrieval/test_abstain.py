@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaluation.stages import AlwaysAnswer
-from index.model import Chunk, Sentence
+from index.documents import Chunk, Sentence
 from retrieval.abstain import (
     FEATURES,
     GAP_CAP,
@@ -23,9 +23,9 @@ from retrieval.abstain import (
     same_story,
     sentence_gap,
 )
+from retrieval.answer import Quote
 from retrieval.answerer import Answerer
 from retrieval.candidates import Candidate, Retrieval
-from retrieval.model import Quote
 
 
 def evidence(**values: float) -> Evidence:
