@@ -84,6 +84,25 @@ def visible(generation: int, table: str = "") -> str:
     return f"{t}added <= {g} AND ({t}removed IS NULL OR {t}removed > {g})"
 
 
+class ManifestView:
+    """What a reader derives from the manifest of the generation it reads."""
+
+    manifest: Manifest
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    @property
+    def embedder_id(self) -> str:
+        return self.manifest.embedder_id
+
+
+def sentence_vectors_from(blob: bytes, dimension: int) -> np.ndarray:
+    """Stored sentence vectors (float16 bytes) as a (sentences, dimension) float32 array."""
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dimension)
+
+
 def check_compatible(
     manifest: Manifest, where: str, format_version: int, embedder_id: str | None
 ) -> None:

@@ -53,10 +53,12 @@ from index.stores.base import (
     ArticleState,
     IndexCorruptError,
     Manifest,
+    ManifestView,
     StoreError,
     check_compatible,
     chunk_rows,
     missing,
+    sentence_vectors_from,
     visible,
 )
 from index.words import tokens
@@ -483,7 +485,7 @@ def _once(location: str, work: Callable):
         return work(connection)
 
 
-class PgIndexStore:
+class PgIndexStore(ManifestView):
     """A read-only view of one generation in PostgreSQL. Safe to share between threads."""
 
     def __init__(self, location: str, manifest: Manifest, tokens: int, schema: str) -> None:
@@ -538,14 +540,6 @@ class PgIndexStore:
 
     def _query(self, sql: str, params: Sequence[object] | dict = ()) -> list[tuple]:
         return self._pool.run(lambda c: c.execute(sql, params).fetchall())
-
-    @property
-    def generation(self) -> int:
-        return self.manifest.generation
-
-    @property
-    def embedder_id(self) -> str:
-        return self.manifest.embedder_id
 
     def __len__(self) -> int:
         return self.manifest.chunks
@@ -604,8 +598,7 @@ class PgIndexStore:
             f"AND {self._visible} AND sentence_vectors IS NOT NULL",
             (ids,),
         ):
-            vectors = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-            found[chunk] = vectors.reshape(-1, self.manifest.dimension)
+            found[chunk] = sentence_vectors_from(blob, self.manifest.dimension)
         return found
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:

@@ -51,10 +51,12 @@ from index.stores.base import (
     ArticleState,
     IndexCorruptError,
     Manifest,
+    ManifestView,
     StoreError,
     check_compatible,
     chunk_rows,
     missing,
+    sentence_vectors_from,
     visible,
 )
 from index.vectors import SEARCH_THREADS, Block, VectorSet
@@ -247,7 +249,7 @@ _open_snapshots: dict[str, weakref.WeakSet] = {}
 _open_lock = threading.Lock()
 
 
-class IndexStore:
+class IndexStore(ManifestView):
     """A read-only view of one generation. Safe to share between threads.
 
     readers: SQLite connections opened at once; each read borrows one, so many threads read
@@ -320,14 +322,6 @@ class IndexStore:
         finally:
             self._pool.put(connection)
 
-    @property
-    def generation(self) -> int:
-        return self.manifest.generation
-
-    @property
-    def embedder_id(self) -> str:
-        return self.manifest.embedder_id
-
     def __len__(self) -> int:
         return int(self._vectors.ntotal)
 
@@ -371,8 +365,7 @@ class IndexStore:
                 "AND sentence_vectors IS NOT NULL",
                 batch,
             ):
-                vectors = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
-                found[chunk] = vectors.reshape(-1, self.manifest.dimension)
+                found[chunk] = sentence_vectors_from(blob, self.manifest.dimension)
         return found
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
