@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot.log_filters import filter_installed
 from bot.settings import Settings
 from index import embedders
 from index.embedders import Embedder
@@ -126,14 +127,5 @@ class SkipsPrintedByFrontEnd(logging.Filter):
 @contextmanager
 def skips_reported_once() -> Iterator[None]:
     """While the front end prints `SyncReport.skipped` itself (`newsbot index`, `watch`)."""
-    skip_filter = SkipsPrintedByFrontEnd()
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(skip_filter)
-    try:
+    with filter_installed(SkipsPrintedByFrontEnd()):
         yield
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(skip_filter)

@@ -42,6 +42,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from bot.log_filters import filter_installed
+
 log = logging.getLogger("bot.telegram")
 
 NETWORK_RETRIES = 3  # resends of a reply that certainly did not arrive
@@ -218,17 +220,8 @@ class NetworkTracebacksAsOneLine(logging.Filter):
 @contextlib.contextmanager
 def network_errors_in_one_line() -> Iterator[None]:
     """Enter before `redacted_exits`, so the one line is redacted too (filters run in order)."""
-    one_line = NetworkTracebacksAsOneLine()
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(one_line)
-    try:
+    with filter_installed(NetworkTracebacksAsOneLine()):
         yield
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(one_line)
 
 
 # --- the token never leaves the process -----------------------------------------------------
@@ -302,11 +295,12 @@ def redacted_exits(token: str) -> Iterator[Redactor]:
     """While the bot runs, every way text leaves the process redacts the token."""
     redact = Redactor(token)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs each request URL at INFO
-    log_filter = TokenRedactor(token)
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(log_filter)
+    with filter_installed(TokenRedactor(token)):
+        yield from _redacted_streams_and_hooks(redact)
+
+
+def _redacted_streams_and_hooks(redact: Redactor) -> Iterator[Redactor]:
+    """stdout, stderr, the exception hooks and warnings redacted until the generator ends."""
     saved = (
         sys.stdout,
         sys.stderr,
@@ -357,6 +351,3 @@ def redacted_exits(token: str) -> Iterator[Redactor]:
             sys.unraisablehook,
             warnings.showwarning,
         ) = saved
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(log_filter)
