@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from index.dates import DateRange
-from index.model import Chunk, Sentence
-from index.store import IndexWriter
+from index.documents import Chunk, Sentence
+from index.stores.sqlite import IndexWriter
 
 WORDS = [f"w{i}" for i in range(20_000)]
 DIMENSION = 384
@@ -81,12 +81,12 @@ def measure(store, queries, term_sets, window: DateRange | None) -> list[float]:
 
 
 def run(args: argparse.Namespace, url: str | None, tmp: Path) -> None:
-    from index.backend import open_store
+    from index.stores import open_store
 
     writers = {"embedded": IndexWriter(tmp / "dated", "synthetic", DIMENSION, None)}
     location = None
     if url:
-        from index.pg_store import PgIndexWriter, with_schema
+        from index.stores.postgres import PgIndexWriter, with_schema
 
         location = with_schema(url, f"dated_{args.articles}")
         writers["postgresql"] = PgIndexWriter(location, "synthetic", DIMENSION, None)
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace, url: str | None, tmp: Path) -> None:
             flush=True,
         )
     if location:
-        from index.pg_store import close_connections
+        from index.stores.postgres import close_connections
 
         close_connections(location)
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     url = args.store or None
     if not url and not args.no_postgresql:
-        from tests.pg_server import PgServer
+        from tests.fakes.postgres_server import PgServer
 
         server = PgServer()
         url = server.url()

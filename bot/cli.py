@@ -14,9 +14,9 @@ from bot.questions import MAX_QUESTION_CHARS, question_problem
 from bot.settings import Settings, load_settings
 from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
-from index.store import IndexError_
+from index.stores.base import StoreError
 from index.sync import ArticlesFolderMissingError
-from retrieval.model import Answer
+from retrieval.answer import Answer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args, settings)
-    except (IndexError_, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
+    except (StoreError, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -148,7 +148,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_answerer
-    from retrieval.evaluate import evaluate_file, format_report
+    from evaluation.scoring import evaluate_file, format_report
 
     answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     report = evaluate_file(answerer, args.file)
@@ -158,7 +158,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     """The articles newest first with their dates, under a line with the archive's span."""
-    from index.backend import open_store
+    from index.stores import open_store
     from retrieval.latest import by_date
     from retrieval.render import coverage_line
 
@@ -174,7 +174,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
     """The newest articles (title, date, lead quote), on a topic when one is given."""
     from bot.runtime import open_answerer
-    from index.backend import open_store
+    from index.stores import open_store
     from retrieval.latest import latest
     from retrieval.render import render_latest
 
@@ -200,7 +200,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_app import run_telegram
+    from bot.telegram.app import run_telegram
 
     return run_telegram(settings)
 

@@ -48,8 +48,8 @@ import pysbd
 from pysbd.languages import LANGUAGE_CODES
 
 from index.dates import looks_like_date, parse_date
+from index.documents import Paragraph, ParsedArticle, Sentence
 from index.language import ENGLISH, GERMAN, article_language
-from index.model import Paragraph, ParsedArticle, Sentence
 from index.verbatim import collapse_whitespace, repair_hyphenation
 
 MAX_HEADING_WORDS = 12

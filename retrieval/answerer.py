@@ -23,19 +23,19 @@ from datetime import date
 
 import numpy as np
 
-from index.backend import StoreReader
 from index.dates import Coverage, day_of, last_day_of
 from index.embedders import Embedder, normalize_rows
+from index.stores.base import StoreReader
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
+from retrieval.answer import Answer, Quote
 from retrieval.candidates import HybridRetriever
 from retrieval.duplicates import DuplicateFilter
 from retrieval.fusion import LexicalFusion
-from retrieval.language import detect_language
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.latest import newest_leads
-from retrieval.model import Answer, Quote
 from retrieval.quotes import QuoteSelector
 from retrieval.recency import NewestFirst, merged
+from retrieval.reply_language import detect_language
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.terms import has_content
 from retrieval.when import TimeQuestion, TimeReader

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from index.backend import StoreReader
 from index.dates import DateRange
-from index.store import ArticleRecord
-from retrieval.model import Quote
+from index.stores.base import ArticleRecord, StoreReader
+from retrieval.answer import Quote
 
 if TYPE_CHECKING:
     from retrieval.answerer import Answerer

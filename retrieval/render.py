@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from index.dates import Coverage, day_of, month_end
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
 from retrieval.when import Window
 
 NOT_ANSWERED = {
