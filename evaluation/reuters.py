@@ -30,6 +30,7 @@ _FIELD = {
     name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL)
     for name in ("DATE", "TITLE", "DATELINE", "BODY")
 }
+_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{1,2}):(\d{2}):(\d{2})")
 _TRAILER = re.compile(r"\s*Reuter\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PREFIX = "reuters"
@@ -54,6 +55,17 @@ class Story:
         lead = f"{self.dateline} {first}" if self.dateline else first
         body = "\n\n".join([lead, *rest])
         return f'---\ntitle: "{title}"\ndate: {self.filed.isoformat()}\n---\n\n{body}\n'
+
+
+def _filed(raw: str) -> datetime | None:
+    """`26-FEB-1987 15:01:01.79` or ` 2-MAR-1987 09:15:05.00` -> the time to the second."""
+    match = _DATE.search(raw)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(" ".join(match.groups()), "%d %b %Y %H %M %S")
+    except ValueError:
+        return None
 
 
 def _text(raw: str) -> str:
@@ -82,9 +94,8 @@ def read_stories(folder: Path) -> list[Story]:
             newid = _NEWID.search(attributes)
             if not paragraphs or not newid:
                 continue
-            try:
-                filed = datetime.strptime(fields["DATE"].strip()[:20], "%d-%b-%Y %H:%M:%S")
-            except ValueError:
+            filed = _filed(fields["DATE"])
+            if filed is None:
                 continue
             stories.append(
                 Story(
