@@ -13,9 +13,9 @@ import pytest
 
 from bot.cli import main
 from bot.settings import load_settings
+from evaluation.stages import AlwaysAnswer
 from index.stores import open_store
 from index.sync import sync_index
-from retrieval.abstain import Abstainer
 from retrieval.answerer import Answerer
 from retrieval.render import render_plain
 from retrieval.when import TimeReader
@@ -45,7 +45,7 @@ def dated(tmp_path, index_location, fake_embedder):
 
 def answerer(store, embedder, **options) -> Answerer:
     # no fitted abstention model for the fake embedder: answered whenever there are quotes
-    return Answerer(store, embedder, abstainer=Abstainer(enabled=False), today=TODAY, **options)
+    return Answerer(store, embedder, abstainer=AlwaysAnswer(), today=TODAY, **options)
 
 
 def test_window_outside_the_coverage_is_answered_with_it(dated, fake_embedder):
