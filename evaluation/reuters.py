@@ -8,8 +8,8 @@ per block (in the SGML a line that starts with spaces starts a paragraph). Stori
 body are left out.
 
 Embedding all ~11,000 stories takes hours on a busy machine, so the archive is a subset chosen
-by a fixed rule that covers the whole date range: every `step`-th story in NEWID order (NEWID
-follows the filing time), plus every story a question's gold names. `stories=0` takes them all.
+by a fixed rule that covers the whole date range: every n-th NEWID (NEWID follows the filing
+time), plus every story a question's gold names. `stories=0` takes them all.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _FIELD = {
     name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL)
     for name in ("DATE", "TITLE", "DATELINE", "BODY")
 }
-_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{1,2}):(\d{2}):(\d{2})")
+_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})")
 _TRAILER = re.compile(r"\s*Reuter\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PREFIX = "reuters"
@@ -110,13 +110,13 @@ def read_stories(folder: Path) -> list[Story]:
 
 
 def subset(stories: list[Story], count: int, needed: frozenset[str] = frozenset()) -> list[Story]:
-    """About `count` stories spread evenly over the archive (every step-th by NEWID), plus the
-    stories named in `needed` (file names); `count` 0 (or more than there are) keeps all."""
+    """About `count` stories spread evenly over the archive (every n-th NEWID, so a story read
+    or lost elsewhere does not change the choice), plus the stories named in `needed` (file
+    names); `count` 0 (or at least as many as there are) keeps all."""
     if count <= 0 or count >= len(stories):
         return stories
-    step = len(stories) / count
-    chosen = {int(i * step) for i in range(count)}
-    return [s for i, s in enumerate(stories) if i in chosen or s.name in needed]
+    step = max(1, round(max(s.newid for s in stories) / count))
+    return [s for s in stories if s.newid % step == 0 or s.name in needed]
 
 
 def convert(shared: Path, target: Path, count: int, needed: frozenset[str] = frozenset()) -> Path:
