@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.front_matter import article_url
 from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from index.words import raw_tokens
@@ -297,6 +298,7 @@ def _quote(
         score=window.score,
         focus=focus,
         also_in=_sources(chunk, copies),
+        url=article_url(raw),
     )
 
 
