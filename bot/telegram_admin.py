@@ -27,7 +27,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from bot.settings import Settings
 from bot.watch import ArticleWatcher
 from index.backend import is_postgresql, service_lock
-from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
+from index.files import TEXT_SUFFIXES, decode_article, fsync_dir
 from index.lock import IndexLockedError
 from index.store import IndexError_
 from index.sync import SyncReport
@@ -74,7 +74,7 @@ def safe_article_name(original: str) -> str:
     name = re.split(r"[/\\]", name)[-1].strip()
     stem, dot, extension = name.rpartition(".")
     suffix = f".{extension.lower()}"
-    if not dot or suffix not in ARTICLE_SUFFIXES:
+    if not dot or suffix not in TEXT_SUFFIXES:
         raise ValueError("only .txt and .md files can be added")
     stem = _REPEATED_UNDERSCORE.sub("_", _UNSAFE_RUN.sub("_", stem))
     stem = stem[:MAX_STEM_CHARS].strip("._-") or "article"
