@@ -9,7 +9,9 @@ from index.files import read_article
 from index.store import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer
+from retrieval.candidates import HybridRetriever
 from retrieval.render import render_plain
+from retrieval.translations import WordTranslations
 from tests.conftest import FakeEmbedder
 from tests.feed_site import (
     ENGLISH_FACT,
@@ -19,6 +21,8 @@ from tests.feed_site import (
     page,
 )
 
+# Word translations take a minute to load per process here; they do not matter to these tests.
+NO_DICTIONARY = HybridRetriever(translations=WordTranslations(None))
 GERMAN_URL = "https://zeitung.example/2026/12/seehunde"
 ENGLISH_URL = "https://gazette.example/news/ferry"
 
@@ -63,7 +67,9 @@ def test_quotes_from_pages_carry_title_date_and_url(tmp_path: Path):
     _drop_pages(tmp_path / "articles")
     report = sync_index(tmp_path / "articles", tmp_path / "index", FakeEmbedder())
     assert len(report.added) == 3 and not report.skipped
-    answerer = Answerer(IndexStore.open(tmp_path / "index"), FakeEmbedder())
+    answerer = Answerer(
+        IndexStore.open(tmp_path / "index"), FakeEmbedder(), retriever=NO_DICTIONARY
+    )
     for fact, title, date, url in [
         (GERMAN_FACT, "Seehunde kommen nach Husum", "2026-12-05", GERMAN_URL),
         (ENGLISH_FACT, "Bicycles cross the North Sea", "2026-11-28", ENGLISH_URL),
@@ -77,3 +83,15 @@ def test_quotes_from_pages_carry_title_date_and_url(tmp_path: Path):
     answer = answerer.answer("Ein Artikel ohne Link über Leuchttürme.")
     assert answer.quotes[0].url is None and answer.quotes[0].to_json()["url"] is None
     json.dumps([q.to_json() for q in answer.quotes])
+
+
+def test_a_new_folder_and_its_file_synced_by_name_are_one_article(tmp_path: Path):
+    """The watcher names both a new feed folder and the article in it; that is one article,
+    embedded once (it was counted and embedded once per name)."""
+    articles = tmp_path / "articles"
+    (articles / "feeds" / "a").mkdir(parents=True)
+    (articles / "feeds" / "a" / "x.md").write_text("Titel\n\nEin Satz über Kiel.\n")
+    embedder = FakeEmbedder()
+    names = ["feeds", "feeds/a", "feeds/a/x.md"]
+    report = sync_index(articles, tmp_path / "index", embedder, paths=names)
+    assert report.added == ["feeds/a/x.md"] and report.chunks_embedded == 1

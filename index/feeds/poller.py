@@ -243,3 +243,30 @@ class FeedPoller:
             source=entry.link,
             feed=feed.url,
         )
+
+
+def subscribe(state: FeedState, fetcher: Fetcher, url: str) -> tuple[Feed, str | None]:
+    """Subscribe to the feed at `url` after checking that it is one; a web page that names
+    its feed (`<link rel="alternate">`) subscribes to that feed. Returns the feed and a note
+    for the user (None when there is nothing to say). Raises `FetchError` or `FeedParseError`
+    with the reason when `url` is not a feed newsbot can read."""
+    from index.feeds.parse import feed_links
+
+    url = url.strip()
+    response = fetcher.get(url, accept=FEED_ACCEPT)
+    note = None
+    try:
+        parsed = parse_feed(response.body, response.url, response.headers.get("content-type", ""))
+    except FeedParseError:
+        found = feed_links(response.body, response.url)
+        if not found:
+            raise
+        url = found[0]
+        response = fetcher.get(url, accept=FEED_ACCEPT)
+        parsed = parse_feed(response.body, response.url, response.headers.get("content-type", ""))
+        note = f"that page is no feed; subscribed to the feed it names: {url}"
+    feed = state.add_feed(url)
+    if parsed.title:
+        feed.title = parsed.title
+        state.update_feed(feed)
+    return feed, note
