@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 from index.feeds.net import Fetcher
@@ -36,10 +36,28 @@ from index.feeds.poller import FeedPoller
 from index.feeds.state import open_feed_state
 from index.sync import sync_index
 
-WORDS = (
-    "Hafen Schiff Rat Stadt Brücke Bahn Schule Markt Wetter Strom Wasser Straße Haus Feld Wald "
-    "Meer Insel Fluss Turm Platz"
-).split()
+WORDS = [
+    "Hafen",
+    "Schiff",
+    "Rat",
+    "Stadt",
+    "Brücke",
+    "Bahn",
+    "Schule",
+    "Markt",
+    "Wetter",
+    "Strom",
+    "Wasser",
+    "Straße",
+    "Haus",
+    "Feld",
+    "Wald",
+    "Meer",
+    "Insel",
+    "Fluss",
+    "Turm",
+    "Platz",
+]
 
 
 def _paragraphs(feed: int, entry: int) -> list[str]:
