@@ -20,6 +20,7 @@ from index.feeds.net import Fetcher
 from index.feeds.poller import FeedPoller
 from index.feeds.state import open_feed_state
 from index.front_matter import article_url, front_matter
+from tests.conftest import STORES, new_pg_index
 from tests.feed_site import (
     ENGLISH_FACT,
     ENGLISH_PARAGRAPHS,
@@ -61,12 +62,21 @@ class Clock:
 
 
 @pytest.fixture
-def setup(tmp_path):
-    """(poller, state, articles folder) on a fresh index folder; the clock is the test's."""
+def location(request, tmp_path):
+    """The index the feed state lives with: a folder, or (parametrized) PostgreSQL."""
+    if getattr(request, "param", "embedded") == "postgresql":
+        return new_pg_index(request.getfixturevalue("pg_server"))
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def setup(tmp_path, location):
+    """(poller, state) on a fresh index (a folder unless a test names a store); the clock
+    is the test's."""
     opened = []
 
     def make(**options):
-        state = open_feed_state(tmp_path / "index")
+        state = open_feed_state(location)
         opened.append(state)
         options.setdefault("fetcher", Fetcher(allow_private=True, read_timeout=2))
         poller = FeedPoller(
@@ -163,6 +173,7 @@ def test_a_teaser_feed_fetches_the_page(setup, httpserver, tmp_path):
     assert ENGLISH_FACT in text and "A teaser." not in text
 
 
+@pytest.mark.parametrize("location", STORES, indirect=True)
 def test_an_unchanged_feed_is_a_304_also_after_a_restart(setup, httpserver, tmp_path):
     link = httpserver.url_for("/a")
     httpserver.expect_request("/a").respond_with_data(
