@@ -217,3 +217,39 @@ def test_conditional_get_sends_the_validators_and_returns_304(httpserver):
     )
     assert response.status == 304 and response.body == b""
     assert httpserver.log[0][0].headers["User-Agent"].startswith("newsbot/")
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """An HTTPS server on 127.0.0.1 whose certificate names `feeds.example`, from a throw-away
+    CA; (server, CA bundle path)."""
+    import ssl
+    import tempfile
+
+    import trustme
+    from pytest_httpserver import HTTPServer
+
+    authority = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("feeds.example").configure_cert(context)
+    server = HTTPServer(host="127.0.0.1", ssl_context=context)
+    server.start()
+    with tempfile.TemporaryDirectory() as folder:
+        bundle = f"{folder}/ca.pem"
+        authority.cert_pem.write_to_path(bundle)
+        yield server, bundle
+    server.clear()
+    server.stop()
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_name(tls_server, monkeypatch):
+    server, bundle = tls_server
+    monkeypatch.setattr(net, "resolve", lambda host, port: ["127.0.0.1"])
+    server.expect_request("/feed").respond_with_data("secure")
+    fetcher = Fetcher(allow_private=True, ca_certs=bundle)
+    response = fetcher.get(f"https://feeds.example:{server.port}/feed")
+    assert response.body == b"secure"
+    with pytest.raises(FetchError, match=r"TLS error with other\.example"):
+        fetcher.get(f"https://other.example:{server.port}/feed")  # the certificate's name differs
+    with pytest.raises(FetchError, match="TLS error"):
+        Fetcher(allow_private=True).get(f"https://feeds.example:{server.port}/feed")  # unknown CA

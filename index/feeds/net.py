@@ -77,6 +77,7 @@ class Fetcher:
     read_timeout: float = 20.0
     deadline: float = 60.0  # seconds for the whole exchange, redirects and body included
     user_agent: str = USER_AGENT
+    ca_certs: str | None = None  # a CA bundle file; None: the system's trusted certificates
     _pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = field(
         default_factory=dict, repr=False
     )
@@ -212,7 +213,13 @@ class Fetcher:
         if pool is None:
             if scheme == "https":
                 pool = urllib3.HTTPSConnectionPool(
-                    address, port, server_hostname=host, assert_hostname=host, maxsize=2
+                    address,
+                    port,
+                    server_hostname=host,
+                    assert_hostname=host,
+                    cert_reqs="CERT_REQUIRED",
+                    ca_certs=self.ca_certs,
+                    maxsize=2,
                 )
             else:
                 pool = urllib3.HTTPConnectionPool(address, port, maxsize=2)
