@@ -496,3 +496,21 @@ def test_a_crash_while_writing_leaves_no_half_article_and_is_retried(
     monkeypatch.setattr(os, "replace", real_replace)
     [result] = poller.poll_round(all_feeds=True).results
     assert len(result.written) == 1
+
+
+def test_an_entry_linking_inside_is_refused_and_the_feed_goes_on(setup, httpserver, monkeypatch):
+    monkeypatch.setattr(net, "is_public", lambda a: a == "127.0.0.1")
+    content = "".join(f"<p>{p}</p>" for p in ENGLISH_PARAGRAPHS)
+    items = [
+        Item("Router", "http://10.0.0.1/admin", guid="inside"),
+        Item("Ferry", "https://gazette.example/f", guid="f", content=content),
+    ]
+    httpserver.expect_request("/feed").respond_with_data(
+        rss(items), content_type=RSS, headers={"ETag": '"v1"'}
+    )
+    poller, state = setup(fetcher=Fetcher())
+    state.add_feed(httpserver.url_for("/feed"))
+    [result] = poller.poll_round().results
+    assert result.status == "new" and len(result.written) == 1
+    assert "Router: refused" in result.reason
+    assert state.feeds()[0].etag == '"v1"'  # a refusal is no reason to fetch it all again

@@ -19,7 +19,7 @@ from index.feeds.extract import (
     fragment_paragraphs,
     is_full_text,
 )
-from index.feeds.net import Fetcher, FetchError
+from index.feeds.net import Fetcher, FetchError, RefusedAddressError
 from index.feeds.parse import Entry, FeedParseError, parse_feed
 from index.feeds.state import Feed, FeedState, Story, keys_for
 from index.feeds.write import article_path, free_path, render, write_article
@@ -169,7 +169,10 @@ class FeedPoller:
             except (EntryError, FetchError, ExtractError) as exc:
                 name = entry.title or entry.link or entry.guid or "an entry"
                 problems.append(f"{name}: {exc}")
-                retry = retry or isinstance(exc, FetchError)
+                # a page that could not be fetched may work next time; a refused one will not
+                retry = retry or (
+                    isinstance(exc, FetchError) and not isinstance(exc, RefusedAddressError)
+                )
         if result.written or result.updated:
             result.status = "new"
         if not retry:  # else the next poll fetches the whole feed again to retry those
