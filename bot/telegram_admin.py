@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import sys
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,7 +25,9 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.feeds import FeedPolling, start_feed_loop
 from bot.settings import Settings
+from bot.telegram_feeds import FEED_POLLING_KEY
 from bot.watch import ArticleWatcher
 from index.backend import is_postgresql, service_lock
 from index.files import TEXT_SUFFIXES, decode_article, fsync_dir
@@ -347,11 +350,20 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     )
     try:
         watcher.start()  # the first look syncs in the background: no wait before polling
+        # the feeds are polled where the index is kept in sync; new articles reach the
+        # index through the folder, as any file does
+        polling = start_feed_loop(settings, _say_feeds)
     except BaseException:
+        watcher.stop()
         lock.release()
         raise
     application.bot_data[WATCHER_KEY] = watcher
     application.bot_data[SERVICE_LOCK_KEY] = lock
+    application.bot_data[FEED_POLLING_KEY] = polling
+
+
+def _say_feeds(line: str) -> None:
+    print(f"newsbot telegram: {line}", file=sys.stderr, flush=True)
 
 
 def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) -> None:
@@ -362,6 +374,9 @@ def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) ->
 
 async def stop_watching(application: Application) -> None:
     """For `post_shutdown`: stop the watcher (a running sync finishes) and release the index."""
+    polling: FeedPolling | None = application.bot_data.pop(FEED_POLLING_KEY, None)
+    if polling is not None:
+        await asyncio.to_thread(polling.stop)
     watcher: ArticleWatcher | None = application.bot_data.pop(WATCHER_KEY, None)
     if watcher is not None:
         await asyncio.to_thread(watcher.stop)

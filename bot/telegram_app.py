@@ -43,6 +43,7 @@ from bot.telegram_commands import (
     on_unknown_button,
     on_unknown_command,
 )
+from bot.telegram_feeds import register_feed_handlers
 from bot.telegram_network import (
     RetryingRateLimiter,
     build_request,
@@ -157,6 +158,7 @@ def register_handlers(application: Application) -> None:
         )
     )
     register_admin_handlers(application)  # /reindex, article upload (documents)
+    register_feed_handlers(application)  # /feeds, /feed_add, /feed_remove
 
     # Fallbacks.
     application.add_handler(
