@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from werkzeug import Request, Response
 
 from bot import cli
 from bot.settings import load_settings
@@ -120,8 +121,8 @@ def _answer(index: Path, question: str, timeout: float = 60.0):
 
 def test_newsbot_watch_answers_what_the_feeds_publish(dirs, httpserver, tmp_path, monkeypatch):
     """An entry published on the (local) server is written, indexed and answered with its
-    quote, title, date and link: a German page behind an RSS feed, an English Atom entry with
-    its full text."""
+    quote, title, date and link: a German page behind an RSS feed, and an English Atom entry
+    with its full text that appears only while the watch runs (polled every second here)."""
     german_link = httpserver.url_for("/2026/seehunde.html")
     english_link = "https://gazette.example/ferry"
     httpserver.expect_request("/2026/seehunde.html").respond_with_data(
@@ -131,17 +132,20 @@ def test_newsbot_watch_answers_what_the_feeds_publish(dirs, httpserver, tmp_path
         rss([Item("Seehunde kommen nach Husum", german_link, guid="de-1")]), content_type=RSS
     )
     content = "".join(f"<p>{p}</p>" for p in ENGLISH_PARAGRAPHS)
-    httpserver.expect_request("/atom").respond_with_data(
-        atom([Item("Bicycles cross the North Sea", english_link, guid="en-1", content=content)]),
-        content_type="application/atom+xml",
-    )
+    published: list[Item] = []
+
+    def atom_feed(request: Request) -> Response:
+        return Response(atom(published), content_type="application/atom+xml")
+
+    httpserver.expect_request("/atom").respond_with_handler(atom_feed)
     for path in ("/rss", "/atom"):
         assert cli.main(["feeds", "add", httpserver.url_for(path), *dirs]) == 0
     monkeypatch.setattr("bot.watch.load_embedder", lambda name: FakeEmbedder())
     # the watch's own answerer would load the word translations (a CPU-minute here) for nothing
     monkeypatch.setattr("retrieval.answerer.Answerer.warm_up", lambda self: None)
+    monkeypatch.setenv("NEWSBOT_FEED_INTERVAL", "1")
     settings = load_settings(articles_dir=tmp_path / "articles", index_dir=tmp_path / "index")
-    assert settings.feed_allow_private
+    assert settings.feed_allow_private and settings.feed_interval == 1
     stop = threading.Event()
     from bot.watch import run_watch
 
@@ -149,6 +153,9 @@ def test_newsbot_watch_answers_what_the_feeds_publish(dirs, httpserver, tmp_path
     watch.start()
     try:
         german = _answer(tmp_path / "index", GERMAN_FACT).quotes[0]
+        published.append(
+            Item("Bicycles cross the North Sea", english_link, guid="en-1", content=content)
+        )
         english = _answer(tmp_path / "index", ENGLISH_FACT).quotes[0]
     finally:
         stop.set()
