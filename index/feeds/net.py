@@ -24,6 +24,7 @@ USER_AGENT = "newsbot/0.1 (feed reader; +https://github.com/newsbot)"
 MAX_BYTES = 5_000_000  # a feed or a news page is well below this
 MAX_REDIRECTS = 5
 CHUNK = 16_384
+MAX_POOLS = 32  # hosts whose connections are kept open between requests
 
 
 class FetchError(Exception):
@@ -208,8 +209,16 @@ class Fetcher:
         raise FetchError(f"cannot connect to {host}:{port}")  # not reached: no addresses
 
     def _pool(self, scheme: str, address: str, port: int, host: str) -> urllib3.HTTPConnectionPool:
+        """A kept-alive connection pool per (address, host); the least recently used are
+        closed beyond `MAX_POOLS`, so pages on many sites do not pile up connections."""
         key = (scheme, address, port, host)
-        pool = self._pools.get(key)
+        pool = self._pools.pop(key, None)
+        if pool is not None:
+            self._pools[key] = pool  # most recently used last
+            return pool
+        while len(self._pools) >= MAX_POOLS:
+            oldest = next(iter(self._pools))
+            self._pools.pop(oldest).close()
         if pool is None:
             if scheme == "https":
                 pool = urllib3.HTTPSConnectionPool(
