@@ -54,7 +54,7 @@ test: lint
 
 # Quality tables (README "Measured quality"); indexes and embeddings are cached in .newsbot/eval.
 eval: $(VENV)/.installed-base
-	OMP_NUM_THREADS=1 $(BIN)/python -m retrieval.eval_suite
+	OMP_NUM_THREADS=1 $(BIN)/python -m evaluation.suite
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run

@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--full-text", action="store_true", help="feeds carry the full text")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.conftest import FakeEmbedder
+    from tests.fakes.embedder import FakeEmbedder
 
     results: dict[str, object] = {"feeds": args.feeds, "entries_per_feed": args.entries}
     with tempfile.TemporaryDirectory(prefix="newsbot-feeds-bench-") as temp:

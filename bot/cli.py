@@ -14,9 +14,9 @@ from bot.questions import MAX_QUESTION_CHARS, question_problem
 from bot.settings import Settings, load_settings
 from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
-from index.store import IndexError_
+from index.stores.base import StoreError
 from index.sync import ArticlesFolderMissingError
-from retrieval.model import Answer
+from retrieval.answer import Answer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args, settings)
-    except (IndexError_, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
+    except (StoreError, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -150,7 +150,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_answerer
-    from retrieval.evaluate import evaluate_file, format_report
+    from evaluation.scoring import evaluate_file, format_report
 
     answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     report = evaluate_file(answerer, args.file)
@@ -167,7 +167,7 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_app import run_telegram
+    from bot.telegram.app import run_telegram
 
     return run_telegram(settings)
 

@@ -150,7 +150,7 @@ def start_feed_loop(settings: Settings, say: Callable[[str], object]) -> FeedPol
 def poll_now(settings: Settings, *, all_feeds: bool = False) -> RoundReport:
     """One round in this process (`newsbot feeds poll`). It takes the service lock, so it
     never polls beside a running `newsbot watch` / `telegram`, which poll by themselves."""
-    from index.backend import service_lock
+    from index.stores import service_lock
 
     state = open_state(settings)
     try:

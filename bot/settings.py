@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.backend import POSTGRESQL_SCHEMES
+from index.stores import POSTGRESQL_SCHEMES
 from retrieval.translations import DING
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"

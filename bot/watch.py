@@ -32,12 +32,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from bot.feeds import start_feed_loop
+from bot.runtime import open_live
 from bot.settings import Settings
-from index.backend import service_lock
-from index.embedders import load_embedder
 from index.files import ARTICLE_SUFFIXES, discover
+from index.stores import service_lock
 from index.sync import SyncReport
-from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -451,13 +450,7 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
     """Sync, then keep syncing on changes until Ctrl-C/SIGTERM (or `stop` is set); exit 0."""
     stop = stop or threading.Event()
     with service_lock(settings.index_location), _sigterm_as_interrupt():
-        embedder = load_embedder(settings.embedding_model)
-        live = LiveIndex(
-            settings.articles_dir,
-            settings.index_location,
-            embedder,
-            candidates=settings.candidates,
-        )
+        live = open_live(settings)
         watcher = ArticleWatcher(
             settings.articles_dir,
             live.sync,

@@ -11,14 +11,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from index.backend import (
-    Location,
-    as_location,
-    open_writer,
-    published_generation,
-    read_live,
-    writer_lock,
-)
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
@@ -32,7 +24,15 @@ from index.files import (
     relative_name,
     scan,
 )
-from index.store import ArticleState, IndexMissingError, Manifest
+from index.stores import (
+    Location,
+    as_location,
+    open_writer,
+    published_generation,
+    read_live,
+    writer_lock,
+)
+from index.stores.base import ArticleState, IndexMissingError, Manifest
 
 log = logging.getLogger(__name__)
 

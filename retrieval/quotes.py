@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.documents import Chunk, Sentence
 from index.front_matter import article_url
-from index.model import Chunk, Sentence
 from index.verbatim import check_verbatim, collapse_whitespace
 from index.words import raw_tokens
+from retrieval.answer import Quote, Source
 from retrieval.candidates import Candidate, term_keys
 from retrieval.duplicates import repeats
-from retrieval.model import Quote, Source
 from retrieval.terms import stems, word_set
 
 

@@ -9,7 +9,7 @@ spanning paragraphs cites their range, and a long section heading is cut on a wo
 
 from __future__ import annotations
 
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
 
 NOT_ANSWERED = {
     "en": "The articles don't answer this question.",
