@@ -103,7 +103,7 @@ def test_feeds_add_refuses_internal_addresses_by_default(dirs, httpserver, capsy
     assert code == 1 and "only http and https" in err
 
 
-def _answer(index: Path, question: str, timeout: float = 60.0):
+def _answer(index: Path | str, question: str, timeout: float = 60.0):
     """The answer once the index has it (the watch syncs in the background)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,7 +120,7 @@ def _answer(index: Path, question: str, timeout: float = 60.0):
 
 
 def test_newsbot_watch_answers_what_the_feeds_publish(
-    dirs, httpserver, tmp_path, monkeypatch, fake_model
+    index_location, httpserver, tmp_path, monkeypatch, fake_model
 ):
     """An entry published on the (local) server is written, indexed and answered with its
     quote, title, date and link: a German page behind an RSS feed, and an English Atom entry
@@ -140,12 +140,19 @@ def test_newsbot_watch_answers_what_the_feeds_publish(
         return Response(atom(published), content_type="application/atom+xml")
 
     httpserver.expect_request("/atom").respond_with_handler(atom_feed)
+    monkeypatch.chdir(tmp_path)  # no .env of the project
+    monkeypatch.setenv("NEWSBOT_FEED_ALLOW_PRIVATE", "1")  # the test server is on loopback
+    monkeypatch.setenv("NEWSBOT_ARTICLES_DIR", str(tmp_path / "articles"))
+    if isinstance(index_location, str):  # the feed state in the PostgreSQL index's database
+        monkeypatch.setenv("NEWSBOT_STORE", index_location)
+    else:
+        monkeypatch.setenv("NEWSBOT_INDEX_DIR", str(index_location))
     for path in ("/rss", "/atom"):
-        assert cli.main(["feeds", "add", httpserver.url_for(path), *dirs]) == 0
+        assert cli.main(["feeds", "add", httpserver.url_for(path)]) == 0
     # the watch's own answerer would load the word translations (a CPU-minute here) for nothing
     monkeypatch.setattr("retrieval.answerer.Answerer.warm_up", lambda self: None)
     monkeypatch.setenv("NEWSBOT_FEED_INTERVAL", "1")
-    settings = load_settings(articles_dir=tmp_path / "articles", index_dir=tmp_path / "index")
+    settings = load_settings()
     assert settings.feed_allow_private and settings.feed_interval == 1
     stop = threading.Event()
     from bot.watch import run_watch
@@ -153,11 +160,11 @@ def test_newsbot_watch_answers_what_the_feeds_publish(
     watch = threading.Thread(target=run_watch, args=(settings,), kwargs={"stop": stop})
     watch.start()
     try:
-        german = _answer(tmp_path / "index", GERMAN_FACT).quotes[0]
+        german = _answer(index_location, GERMAN_FACT).quotes[0]
         published.append(
             Item("Bicycles cross the North Sea", english_link, guid="en-1", content=content)
         )
-        english = _answer(tmp_path / "index", ENGLISH_FACT).quotes[0]
+        english = _answer(index_location, ENGLISH_FACT).quotes[0]
     finally:
         stop.set()
         watch.join(timeout=60)
