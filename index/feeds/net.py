@@ -176,7 +176,8 @@ class Fetcher:
         if parts.query:
             target += "?" + parts.query
         default_port = 443 if scheme == "https" else 80
-        headers["Host"] = host if port == default_port else f"{host}:{port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+        headers["Host"] = name if port == default_port else f"{name}:{port}"
         for number, address in enumerate(addresses, 1):
             remaining = self.deadline - (time.monotonic() - started)
             if remaining <= 0:
