@@ -23,7 +23,7 @@ from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, ROOT, SAMPLE_ARTICLES
 from tests.fakes.embedder import FakeEmbedder
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(300)  # subprocess tests: CI machines may be busy
 
 
 def settings_for(live: LiveIndex) -> Settings:
@@ -265,7 +265,7 @@ def test_newsbot_chat_through_a_pipe(real_index: Path, tmp_path: Path) -> None:
         input="Wohin ist die US-Delegation unterwegs?\n/sources\n",
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,
         cwd=tmp_path,
         env=env,
     )
@@ -347,7 +347,7 @@ class PtyReader:
         self.data = b""
         self.position = 0
 
-    def expect(self, wanted: bytes, timeout: float = 30) -> bytes:
+    def expect(self, wanted: bytes, timeout: float = 120) -> bytes:
         """The output up to and including `wanted`; fail after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while (found := self.data.find(wanted, self.position)) < 0:

@@ -278,7 +278,7 @@ class Process:
         for line in self.popen.stderr:
             self.lines.put(line.rstrip("\n"))
 
-    def wait_for_line(self, needle: str, timeout: float = 20) -> str:
+    def wait_for_line(self, needle: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             try:
