@@ -58,7 +58,7 @@ eval: $(VENV)/.installed-base
 	OMP_NUM_THREADS=1 $(BIN)/python -m evaluation.suite --docs docs/quality.md
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --docs docs/scale.md
 	$(BIN)/python -m benchmarks.drop_to_answer
 	$(BIN)/python -m benchmarks.worst_files
 	$(BIN)/python -m benchmarks.scale --chunks 10000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks import run as bench
 from evaluation import suite
 from evaluation.markers import MarkerError, check_block, markers, replace_block, write_block
 from evaluation.suite import docs_block
@@ -75,7 +76,9 @@ def test_write_block_rewrites_the_file_and_refuses_a_page_without_markers(tmp_pa
     assert bare.read_text(encoding="utf-8") == "# nothing generated here\n"
 
 
-@pytest.mark.parametrize(("page", "name"), [("quality.md", "make eval")])
+@pytest.mark.parametrize(
+    ("page", "name"), [("quality.md", "make eval"), ("scale.md", "make bench")]
+)
 def test_the_docs_pages_hold_the_markers_make_writes_between(page, name):
     check_block(ROOT / "docs" / page, name)
 
@@ -95,3 +98,38 @@ def test_the_suite_writes_docs_only_from_a_full_run(tmp_path, options, capsys):
         suite.main(["--docs", str(page), "--cache", str(tmp_path / "cache"), *options])
     assert "full run" in capsys.readouterr().err
     assert page.read_text(encoding="utf-8") == PAGE
+
+
+def test_the_suite_and_the_bench_check_the_page_before_they_measure(tmp_path, capsys):
+    bare = tmp_path / "bare.md"
+    bare.write_text("# no markers\n", encoding="utf-8")
+    for main in (suite.main, bench.main):
+        with pytest.raises(SystemExit):
+            main(["--docs", str(bare)])
+        assert "make " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--docs", str(tmp_path / "missing.md")])
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_bench_table_shows_each_figure_it_measured():
+    results = {
+        "date": "2026-12-06 21:00 UTC",
+        "cores": 2,
+        "load_1min_at_start": 1.5,
+        "model_load_s": 0.812,
+        "index_rebuild": {"articles": 5, "chunks": 64, "seconds": 3.21, "passages_per_s": 19.9},
+        "index_unchanged_rerun_s": 0.011,
+        "query_embed_ms": {"p50": 11.2, "p95": 13.4},
+        "answer_total_ms": {"p50": 12.9, "p95": 30.7},
+        "answer_p50_over_embed_p50": 1.15,
+        "max_rss_mb": 512.3,
+        "cli_ask_cold_s": None,
+    }
+    table = bench.summary(results)
+    lines = table.splitlines()
+    assert all(line.startswith("| ") and line.count(" | ") == 1 for line in lines[2:])
+    figures = "2026-12-06 21:00 UTC|2 cores|load 1.5|0.812 s|5 articles|64 passages|3.21 s"
+    figures += "|19.9 passages/s|0.011 s|11.2 / 13.4 ms|12.9 / 30.7 ms|1.15×|512.3 MB|failed"
+    for figure in figures.split("|"):
+        assert figure in table, figure
