@@ -196,6 +196,8 @@ class RichChatOutput(ChatOutput):
             block.append(f"[{rank}] ", style="bold")
             block.append_text(styled_quote(quote))
             block.append(f"\n    {citation(quote, answer.language)}", style="dim")
+            if quote.url:  # a terminal that knows hyperlinks makes it clickable
+                block.append(f"\n    {quote.url}", style=f"dim link {quote.url}")
             self.console.print(block, end="\n\n")
         if note := time_note(answer):
             self.console.print(Text(note, style="dim"), end="\n\n")

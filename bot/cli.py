@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     with_dirs(commands.add_parser("watch", help="keep the index in sync until interrupted"))
     with_dirs(commands.add_parser("telegram", help="run the Telegram bot"))
+
+    feeds = commands.add_parser("feeds", help="RSS/Atom feeds that watch and telegram poll")
+    actions = feeds.add_subparsers(dest="action", required=True)
+    add = with_dirs(actions.add_parser("add", help="subscribe to a feed"))
+    add.add_argument("url", help="the feed's URL (or a page that names its feed)")
+    with_dirs(actions.add_parser("list", help="feeds with their last success or error"))
+    remove = with_dirs(actions.add_parser("remove", help="unsubscribe (articles stay)"))
+    remove.add_argument("feed", help="the feed's number (as `feeds list` shows) or URL")
+    poll = with_dirs(actions.add_parser("poll", help="poll the due feeds once, now"))
+    poll.add_argument("--all", action="store_true", help="every feed, due or not")
     return parser
 
 
@@ -205,6 +215,30 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     return run_telegram(settings)
 
 
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import feeds
+
+    try:
+        if args.action == "add":
+            print(feeds.add_feed(settings, args.url))
+        elif args.action == "remove":
+            print(feeds.remove_feed(settings, args.feed))
+        elif args.action == "list":
+            print(feeds.describe_feeds(feeds.list_feeds(settings)))
+        else:
+            report = feeds.poll_now(settings, all_feeds=args.all)
+            for result in report.results:
+                status = result.status if not result.reason else f"{result.status}: {result.reason}"
+                print(f"feed {result.number} ({result.feed}): {status}")
+                for path in result.written + result.updated:
+                    print(f"  wrote {path}")
+            print(f"newsbot feeds: {report.summary()}", file=sys.stderr)
+    except feeds.FeedCommandError as exc:
+        print(f"newsbot feeds: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
@@ -214,6 +248,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "watch": cmd_watch,
     "telegram": cmd_telegram,
+    "feeds": cmd_feeds,
 }
 
 

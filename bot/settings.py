@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # Empty: the clock; an ISO date or date-time: what "today" means for questions such as
     # "last week" (to replay an old archive, and for tests).
     now: str = Field("", alias="NEWSBOT_NOW")
+    # Feeds (newsbot feeds): seconds between two polls of a feed, and whether feeds and pages
+    # on private, loopback and link-local addresses may be fetched (off: a URL typed by a
+    # user never reaches an internal service).
+    feed_interval: float = Field(600.0, alias="NEWSBOT_FEED_INTERVAL", ge=1)
+    feed_allow_private: bool = Field(False, alias="NEWSBOT_FEED_ALLOW_PRIVATE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str = Field(DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
     telegram_allowed_chat_ids: IdList = Field(frozenset(), alias="TELEGRAM_ALLOWED_CHAT_IDS")

@@ -31,6 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from bot.feeds import start_feed_loop
 from bot.runtime import open_live
 from bot.settings import Settings
 from index.files import ARTICLE_SUFFIXES, discover
@@ -457,6 +458,7 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
             on_synced=_print_report,
             on_error=_print_error,
         )
+        feeds = None
         try:
             _say(f"indexing {settings.articles_dir} …")
             report = watcher.start(initial_sync=True)
@@ -464,11 +466,16 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
                 _print_report(report)
             how = "file events + rescans" if watcher.events_active else "rescans"
             _say(f"watching {settings.articles_dir} ({how}); Ctrl-C to stop")
+            feeds = start_feed_loop(
+                settings, lambda line: _say(f"{datetime.now():%H:%M:%S} {line}")
+            )
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
         finally:
+            if feeds is not None:
+                feeds.stop()
             _stop_watcher(watcher)
     return 0
 

@@ -9,8 +9,11 @@ latent-term rerank, the translations, the sentence vectors, the long lead quote 
 answer whenever there are quotes: compare them with the "- abstention" line.
 
     python -m evaluation.suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
+                               [--docs docs/quality.md]
 
 Indexes and embeddings are cached under `.newsbot/eval/` (see `evaluation.embedding_cache`).
+With `--docs` (as `make eval` runs it) a full run also writes its tables into that page, between
+its `make eval` markers (`evaluation.markers`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from evaluation import reuters as eval_reuters
 from evaluation.corpora import Archive, Source, archives, materialise
 from evaluation.embedding_cache import CachedEmbedder
+from evaluation.markers import MarkerError, check_block, write_block
 from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
 from evaluation.stages import AlwaysAnswer, KeepEveryCandidate
 from index.embedders import Embedder, load_embedder
@@ -110,6 +114,7 @@ DEFAULT_VARIANTS = (
     "- referents",
     "- duplicates",
 )
+DOCS_BLOCK = "make eval"  # docs/quality.md's markers: <!-- make eval: begin --> … end
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
     "xquad-de": "(b) 48 German xquad articles",
@@ -190,14 +195,23 @@ def run(args: argparse.Namespace) -> int:
         dump.close()
     if not args.archives or "reuters" in args.archives.split(","):
         text = reuters_table(root, Path(args.shared), embedder, args.reuters_stories)
-        print(text, flush=True)
+        print(text + "\n", flush=True)
+        out.append(text)
+    if args.docs:
+        write_block(Path(args.docs), DOCS_BLOCK, docs_block(out))
+        print(f"tables written to {args.docs}", file=sys.stderr)
     return 0
+
+
+def docs_block(tables: list[str]) -> str:
+    """The tables as the docs page shows them: as printed, without the timings, in one code
+    block, so a run that measures the same figures leaves the page unchanged."""
+    return "```\n" + "\n\n".join(tables) + "\n```"
 
 
 def reuters_table(root: Path, shared: Path, embedder: Embedder, stories: int) -> str:
     """(h) the dated archive: newsbot with time handling on (today = `eval_reuters.NOW`) beside
     the same pipeline with it off and the dense baseline, on the time dev set."""
-    started = time.perf_counter()
     questions = eval_reuters.load_time_questions()
     source = eval_reuters.convert(
         shared, root / "reuters-source", stories, eval_reuters.needed_stories(questions)
@@ -217,7 +231,7 @@ def reuters_table(root: Path, shared: Path, embedder: Embedder, stories: int) ->
         f"dev set's), {coverage.oldest[:10]} – {coverage.newest[:10]}, {len(store)} passages; "
         f"time dev set, NEWSBOT_NOW={eval_reuters.NOW}"
     )
-    return eval_reuters.table(title, rows) + f"\n({time.perf_counter() - started:.0f} s)\n"
+    return eval_reuters.table(title, rows)
 
 
 def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: list[Question]):
@@ -255,9 +269,20 @@ def main(argv: list[str] | None = None) -> int:
         "--reuters-stories",
         type=int,
         default=eval_reuters.DEFAULT_STORIES,
-        help="Reuters stories in the dated archive, spread over its dates (0: all ~7,100)",
+        help="Reuters stories in the dated archive, spread over its dates (0: all ~10,000)",
     )
-    return run(parser.parse_args(argv))
+    parser.add_argument(
+        "--docs", default="", help="write the tables between this page's make eval markers"
+    )
+    args = parser.parse_args(argv)
+    if args.docs and (args.archives or args.variants or args.step != 1 or args.model):
+        parser.error("--docs takes a full run: no --archives, --variants, --step or --model")
+    if args.docs:  # fail before the run, not after it
+        try:
+            check_block(Path(args.docs), DOCS_BLOCK)
+        except MarkerError as error:
+            parser.error(f"--docs {args.docs}: {error}")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -249,8 +249,11 @@ def _scan_names(articles_dir: Path, names: list[str]) -> Discovery | None:
                 found.problems.append(SkippedFile(relative_name(articles_dir, path), reason))
         elif path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
             found.files.append(path)
-    found.files.sort()
-    found.problems.sort(key=lambda problem: problem.path)
+    # a folder and a file in it (a new feed folder and its first article) are one file
+    found.files[:] = sorted(set(found.files))
+    found.problems[:] = sorted(
+        {(p.path, p.reason): p for p in found.problems}.values(), key=lambda p: p.path
+    )
     return found
 
 

@@ -38,6 +38,7 @@ class Quote:
     paragraph_end: int | None = None  # last paragraph the quote spans (None: only `paragraph`)
     focus: tuple[int, int] | None = None  # offsets into `text` of the sentence that answers
     also_in: tuple[Source, ...] = ()  # other articles with the same (or nearly the same) paragraph
+    url: str | None = None  # the article's link (its front matter's `url`), for feed articles
 
     @property
     def last_paragraph(self) -> int:
@@ -57,6 +58,7 @@ class Quote:
             "paragraph_end": self.last_paragraph,
             "focus": list(self.focus) if self.focus else None,
             "also_in": [s.to_json() for s in self.also_in],
+            "url": self.url,
         }
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.documents import Chunk, Sentence
+from index.front_matter import article_url
 from index.verbatim import check_verbatim, collapse_whitespace
 from index.words import raw_tokens
 from retrieval.answer import Quote, Source
@@ -297,6 +298,7 @@ def _quote(
         score=window.score,
         focus=focus,
         also_in=_sources(chunk, copies),
+        url=article_url(raw),
     )
 
 

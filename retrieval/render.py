@@ -295,7 +295,9 @@ def focus_span(quote: Quote) -> tuple[int, int] | None:
 
 
 def render_quote(rank: int, quote: Quote, language: str = "en") -> str:
-    return f"[{rank}] „{quote.text}“ — {citation(quote, language)}"
+    """`[1] „quote“ — citation`, and the article's link after it when it has one."""
+    link = f" {quote.url}" if quote.url else ""
+    return f"[{rank}] „{quote.text}“ — {citation(quote, language)}{link}"
 
 
 def render_quotes(

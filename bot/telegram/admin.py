@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import sys
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,10 +25,11 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
+from bot.feeds import start_feed_loop
 from bot.settings import Settings
 from bot.telegram.state import BotState, Context
 from bot.watch import ArticleWatcher
-from index.files import ARTICLE_SUFFIXES, decode_article, fsync_dir
+from index.files import TEXT_SUFFIXES, decode_article, fsync_dir
 from index.lock import IndexLockedError
 from index.stores import is_postgresql, service_lock
 from index.stores.base import StoreError
@@ -69,7 +71,7 @@ def safe_article_name(original: str) -> str:
     name = re.split(r"[/\\]", name)[-1].strip()
     stem, dot, extension = name.rpartition(".")
     suffix = f".{extension.lower()}"
-    if not dot or suffix not in ARTICLE_SUFFIXES:
+    if not dot or suffix not in TEXT_SUFFIXES:
         raise ValueError("only .txt and .md files can be added")
     stem = _REPEATED_UNDERSCORE.sub("_", _UNSAFE_RUN.sub("_", stem))
     stem = stem[:MAX_STEM_CHARS].strip("._-") or "article"
@@ -349,10 +351,18 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     )
     try:
         watcher.start()  # the first look syncs in the background: no wait before polling
+        # the feeds are polled where the index is kept in sync; new articles reach the
+        # index through the folder, as any file does
+        polling = start_feed_loop(settings, _say_feeds)
     except BaseException:
+        watcher.stop()
         lock.release()
         raise
-    state.watcher, state.service_lock = watcher, lock
+    state.watcher, state.service_lock, state.feed_polling = watcher, lock, polling
+
+
+def _say_feeds(line: str) -> None:
+    print(f"newsbot telegram: {line}", file=sys.stderr, flush=True)
 
 
 def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) -> None:
@@ -364,6 +374,9 @@ def _run_hook(application: Application, hook: SyncedHook, report: SyncReport) ->
 async def stop_watching(application: Application) -> None:
     """For `post_shutdown`: stop the watcher (a running sync finishes) and release the index."""
     state: BotState = application.bot_data
+    polling, state.feed_polling = state.feed_polling, None
+    if polling is not None:
+        await asyncio.to_thread(polling.stop)
     watcher, state.watcher = state.watcher, None
     if watcher is not None:
         await asyncio.to_thread(watcher.stop)

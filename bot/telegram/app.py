@@ -42,6 +42,7 @@ from bot.telegram.commands import (
     on_unknown_button,
     on_unknown_command,
 )
+from bot.telegram.feeds import register_feed_handlers
 from bot.telegram.network import (
     RetryingRateLimiter,
     build_request,
@@ -147,6 +148,7 @@ def register_handlers(application: Application) -> None:
         )
     )
     register_admin_handlers(application)  # /reindex, article upload (documents)
+    register_feed_handlers(application)  # /feeds, /feed_add, /feed_remove
 
     # Fallbacks.
     application.add_handler(

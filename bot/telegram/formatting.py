@@ -14,7 +14,7 @@ import re
 from html.parser import HTMLParser
 
 from retrieval.answer import Answer, Quote
-from retrieval.render import citation, focus_span, section_was_shortened
+from retrieval.render import citation, focus_span, section_was_shortened, source_name
 
 MAX_MESSAGE_CHARS = 4096
 ELLIPSIS = "…"
@@ -55,7 +55,7 @@ def quote_block(
     sentence rather than losing its citation: a quote without a source is worth less.
     """
     citation = truncate_text(citation_text(quote, rank, language), _MAX_CITATION_CHARS)
-    tail = f"\n<i>{html.escape(citation, quote=False)}</i>"
+    tail = f"\n<i>{citation_html(quote, rank, citation)}</i>"
     tail_length = utf16_len("\n" + citation)
     if section_was_shortened(quote):
         heading = truncate_text(" ".join((quote.section or "").split()), _MAX_CITATION_CHARS)
@@ -87,6 +87,18 @@ def quote_html(quote: Quote, room: int) -> str:
         + f"<b>{html.escape(bold, quote=False)}</b>"
         + html.escape(after, quote=False)
     )
+
+
+def citation_html(quote: Quote, rank: int, citation: str) -> str:
+    """The (possibly shortened) citation line escaped; the article's title a link to the
+    article when it has a URL (articles from feeds and saved pages)."""
+    prefix = f"[{rank}] "
+    name = source_name(quote)
+    if not quote.url or not citation.startswith(prefix + name):
+        return html.escape(citation, quote=False)
+    rest = citation[len(prefix) + len(name) :]
+    link = f'<a href="{html.escape(quote.url, quote=True)}">{html.escape(name, quote=False)}</a>'
+    return html.escape(prefix, quote=False) + link + html.escape(rest, quote=False)
 
 
 def citation_text(quote: Quote, rank: int, language: str = "en") -> str:

@@ -14,6 +14,7 @@ from telegram.ext import CallbackContext, ContextTypes, ExtBot
 
 if TYPE_CHECKING:
     from bot.conversation import Conversations
+    from bot.feeds import FeedPolling
     from bot.rate_limit import ChatRateLimiter
     from bot.settings import Settings
     from bot.telegram.answers import AnswerCache
@@ -35,6 +36,7 @@ class BotState:
     # Held while this bot keeps the index in sync (`bot.telegram.admin.start_watching`).
     watcher: ArticleWatcher | None = None
     service_lock: AbstractContextManager | None = None
+    feed_polling: FeedPolling | None = None  # polls the feeds beside the watcher
 
 
 Context = CallbackContext[ExtBot, dict, dict, BotState]

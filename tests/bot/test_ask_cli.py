@@ -31,6 +31,8 @@ QUOTE_TYPES = {
     "focus": (list, type(None)),
     # Added compatibly: other articles that carry the same paragraph (retrieval.duplicates).
     "also_in": list,
+    # Added compatibly (issue 29): the article's link (articles from feeds and saved pages).
+    "url": (str, type(None)),
 }
 
 
