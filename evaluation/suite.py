@@ -227,8 +227,9 @@ def reuters_table(root: Path, shared: Path, embedder: Embedder, stories: int) ->
     rows = [(name, eval_reuters.score(a, questions, dates)) for name, a in systems.items()]
     coverage = store.coverage()
     title = (
-        f"(h) reuters: {coverage.dated} dated Reuters stories ({stories or 'all'} chosen + the "
-        f"dev set's), {coverage.oldest[:10]} – {coverage.newest[:10]}, {len(store)} passages; "
+        f"(h) reuters: {coverage.dated} dated Reuters stories (every n-th NEWID for ~"
+        f"{stories or 'all'}, + the dev set's), {coverage.oldest[:10]} – {coverage.newest[:10]}, "
+        f"{len(store)} passages; "
         f"time dev set, NEWSBOT_NOW={eval_reuters.NOW}"
     )
     return eval_reuters.table(title, rows)
