@@ -1,0 +1,1 @@
+"""Measuring and training: `make eval`, the abstention fit, the reader's training."""

@@ -1,0 +1,171 @@
+"""Measure the reader against the plain cosine on xquad articles it never trained on.
+
+    python -m evaluation.reader_eval [--weights retrieval/data/reader/reader.npz]
+
+Over the 36 held-out xquad articles (`evaluation.train_reader.reader_split`), per question set
+(German questions on the German articles, English questions on the German articles, English
+questions on the English articles; the odd-numbered questions, as `make eval` reports):
+
+- the archive's paragraphs are ranked by the bundled model's cosine, and the sentences of the
+  best `--paragraphs` are the candidates (as newsbot quotes from its best paragraphs);
+- answerable: does the best-scored candidate hold the gold answer? (reader vs the cosine of the
+  question and the sentence), counted over the questions whose answer is among the candidates;
+- on-topic unanswerable: the same question over the archive with every sentence of the gold
+  article that holds the answer removed (its paragraph re-embedded): the candidates are on
+  topic, none answers. The best candidate score should fall: AUC of the best score, answerable
+  vs unanswerable, and the share abstained when the threshold lets 5 % of answerable through
+  as abstained.
+- cost: time the engine takes to score one question's candidates (1 thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.train_reader import Cosine, _holds, reader_split, squash
+from index.cleaning import split_sentences
+from index.language import ENGLISH, GERMAN
+from retrieval.evaluate import load_questions
+from retrieval.reader import WEIGHTS, Reader
+
+
+@dataclass
+class Case:
+    question: str
+    lang: str
+    candidates: list[str]
+    gold: list[bool]
+    cosine: np.ndarray
+    reader: np.ndarray | None = None
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(wins / (len(pos) * len(neg)))
+
+
+def abstained_at(pos: np.ndarray, neg: np.ndarray, false_rate: float) -> float:
+    """Share of unanswerable abstained with the threshold that abstains on `false_rate` of
+    the answerable (abstain when the best score is below it)."""
+    threshold = np.quantile(pos, false_rate)
+    return float(np.mean(neg < threshold))
+
+
+def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str, list[Case]]:
+    split = reader_split(shared)
+    held = set(split.held_out)
+    xquad = shared / "xquad"
+    sets: dict[str, list[Case]] = {}
+    for corpus, language in (("de", GERMAN), ("en", ENGLISH)):
+        archive: list[tuple[str, str, list[str]]] = []  # (doc, paragraph, sentences)
+        for name in sorted(held):
+            raw = (xquad / f"articles-{corpus}" / name).read_text(encoding="utf-8")
+            for p in (p.strip() for p in raw.split("\n\n")):
+                if p:
+                    archive.append((name, p, [p[a:b] for a, b in split_sentences(p, language)]))
+        pvec = cosine.vectors([p for _, p, _ in archive], query=False)
+        questions = load_questions(xquad / f"questions-{corpus}-corpus.jsonl")
+        for number, q in enumerate(questions):
+            index = number // 2 if corpus == "de" else number
+            if index % 2 == 0 or q.gold[0].doc not in held:
+                continue
+            answers = {squash(g.quote) for g in q.gold}
+            doc = q.gold[0].doc
+            qv = cosine.vectors([q.question], query=True)[0]
+            name = f"{q.lang} q, {'German' if corpus == 'de' else 'English'} articles"
+            for kind in ("answerable", "unanswerable"):
+                vecs = pvec
+                paras = archive
+                if kind == "unanswerable":
+                    paras = []
+                    changed = []
+                    for d, p, sents in archive:
+                        if d == doc and any(_holds(s, answers) for s in sents):
+                            kept = [s for s in sents if not _holds(s, answers)]
+                            paras.append((d, " ".join(kept), kept))
+                            changed.append(len(paras) - 1)
+                        else:
+                            paras.append((d, p, sents))
+                    vecs = pvec.copy()
+                    texts = [paras[i][1] or "." for i in changed]
+                    if texts:
+                        vecs[changed] = cosine.vectors(texts, query=False)
+                order = np.argsort(-(vecs @ qv), kind="stable")[:paragraphs_kept]
+                cands = [s for i in order for s in paras[i][2]]
+                if not cands:
+                    continue
+                gold = [
+                    paras[i][0] == doc and _holds(s, answers) for i in order for s in paras[i][2]
+                ]
+                scores = cosine.vectors(cands, query=False) @ qv
+                sets.setdefault(f"{name} {kind}", []).append(
+                    Case(q.question, q.lang, cands, gold, scores)
+                )
+    return sets
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--paragraphs", type=int, default=3)
+    parser.add_argument("--step", type=int, default=1, help="every step-th question")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    cosine = Cosine(args.work / "eval-cosine-cache.pkl")
+    sets = build_cases(args.shared, cosine, args.paragraphs)
+    cosine.save()
+    reader = Reader(args.weights, cache=args.work / "engine")
+    timings = []
+    for name in sets:
+        sets[name] = sets[name][:: args.step]
+        for case in sets[name]:
+            t0 = time.perf_counter()
+            case.reader = reader.score(case.question, case.candidates)
+            timings.append((time.perf_counter() - t0, len(case.candidates)))
+    print(f"weights: {args.weights} {reader.meta}")
+    print(
+        f"{'set':34} {'n':>4} {'recall':>6} {'top1 cos':>8} {'top1 rdr':>8} "
+        f"{'AUC cos':>7} {'AUC rdr':>7} {'abst cos':>8} {'abst rdr':>8}"
+    )
+    names = sorted({n.rsplit(" ", 1)[0] for n in sets})
+    for name in names:
+        ans = sets.get(f"{name} answerable", [])
+        una = sets.get(f"{name} unanswerable", [])
+        found = [c for c in ans if any(c.gold)]
+        top_cos = np.mean([c.gold[int(np.argmax(c.cosine))] for c in found])
+        top_rdr = np.mean([c.gold[int(np.argmax(c.reader))] for c in found])
+        row = [len(ans), len(found) / max(1, len(ans)), top_cos, top_rdr]
+        for attr in ("cosine", "reader"):
+            pos = np.array([getattr(c, attr).max() for c in found])
+            neg = np.array([getattr(c, attr).max() for c in una])
+            row.append(auc(pos, neg))
+        for attr in ("cosine", "reader"):
+            pos = np.array([getattr(c, attr).max() for c in found])
+            neg = np.array([getattr(c, attr).max() for c in una])
+            row.append(abstained_at(pos, neg, 0.05))
+        print(
+            f"{name:34} {row[0]:>4} {row[1]:>6.3f} {row[2]:>8.3f} {row[3]:>8.3f} "
+            f"{row[4]:>7.3f} {row[5]:>7.3f} {row[6]:>8.3f} {row[7]:>8.3f}"
+            f"  (unanswerable {len(una)})"
+        )
+    secs = np.array([t for t, _ in timings])
+    sents = np.array([n for _, n in timings])
+    print(
+        f"cost: {len(timings)} calls, {sents.mean():.1f} sentences each, "
+        f"p50 {np.median(secs) * 1000:.0f} ms, p95 {np.quantile(secs, 0.95) * 1000:.0f} ms, "
+        f"{secs.sum() / sents.sum() * 1000:.1f} ms per sentence (1 thread)"
+    )
+
+
+if __name__ == "__main__":
+    main()
