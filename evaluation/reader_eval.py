@@ -6,8 +6,9 @@ Over the 36 held-out xquad articles (`evaluation.train_reader.reader_split`), pe
 (German questions on the German articles, English questions on the German articles, English
 questions on the English articles; the odd-numbered questions, as `make eval` reports):
 
-- the archive's paragraphs are ranked by the bundled model's cosine, and the sentences of the
-  best `--paragraphs` are the candidates (as newsbot quotes from its best paragraphs);
+- the archive's paragraphs are ranked by the bundled model's cosine, and of the sentences of
+  the best `--paragraphs` the `--sentences` nearest the question by cosine are the candidates
+  (newsbot quotes from its best paragraphs, and has their sentence vectors);
 - answerable: does the best-scored candidate hold the gold answer? (reader vs the cosine of the
   question and the sentence), counted over the questions whose answer is among the candidates;
 - on-topic unanswerable: the same question over the archive with every sentence of the gold
@@ -21,6 +22,7 @@ questions on the English articles; the odd-numbered questions, as `make eval` re
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +75,8 @@ def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str,
                     archive.append((name, p, [p[a:b] for a, b in split_sentences(p, language)]))
         pvec = cosine.vectors([p for _, p, _ in archive], query=False)
         questions = load_questions(xquad / f"questions-{corpus}-corpus.jsonl")
+        cosine.vectors([s for _, _, sents in archive for s in sents], query=False)
+        cosine.vectors([q.question for q in questions if q.gold[0].doc in held], query=True)
         for number, q in enumerate(questions):
             index = number // 2 if corpus == "de" else number
             if index % 2 == 0 or q.gold[0].doc not in held:
@@ -112,22 +116,43 @@ def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str,
     return sets
 
 
+def shortlist(case: Case, count: int) -> Case:
+    """The `count` candidates nearest the question by cosine: what the reader re-scores."""
+    keep = np.sort(np.argsort(-case.cosine, kind="stable")[:count])
+    return Case(
+        case.question,
+        case.lang,
+        [case.candidates[i] for i in keep],
+        [case.gold[i] for i in keep],
+        case.cosine[keep],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     parser.add_argument("--paragraphs", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=8, help="re-scored per question")
     parser.add_argument("--step", type=int, default=1, help="every step-th question")
+    parser.add_argument("--prepare", action="store_true", help="only build the cases (cached)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    cosine = Cosine(args.work / "eval-cosine-cache.pkl")
-    sets = build_cases(args.shared, cosine, args.paragraphs)
-    cosine.save()
+    cases_file = args.work / f"eval-cases-{args.paragraphs}.pkl"
+    if cases_file.exists():
+        sets = pickle.loads(cases_file.read_bytes())
+    else:
+        cosine = Cosine(args.work / "eval-cosine-cache.pkl")
+        sets = build_cases(args.shared, cosine, args.paragraphs)
+        cosine.save()
+        cases_file.write_bytes(pickle.dumps(sets))
+    if args.prepare:
+        return
     reader = Reader(args.weights, cache=args.work / "engine")
     timings = []
     for name in sets:
-        sets[name] = sets[name][:: args.step]
+        sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
         for case in sets[name]:
             t0 = time.perf_counter()
             case.reader = reader.score(case.question, case.candidates)

@@ -9,9 +9,10 @@ pooled vector of "query: QUESTION passage: SENTENCE" are trained, with a binary 
 
 - positive: the sentence that holds the answer;
 - negative: the other sentences of its paragraph (the same topic: what the reader must learn to
-  tell apart) and the sentences of the article's other paragraphs nearest the question by the
-  bundled model's cosine (what retrieval would show), never a sentence containing the answer;
-- SQuAD 2.0's unanswerable questions against the nearest sentences of their paragraph.
+  tell apart) and the sentence of the article's other paragraphs sharing most words with the
+  question (what a word match would show), never a sentence containing the answer;
+- SQuAD 2.0's unanswerable questions against their paragraph's two sentences sharing most words
+  with them.
 
 Data: SQuAD 2.0 train (CC BY-SA 4.0; `--squad` is the 10-article public subset named in
 `SQUAD_SOURCE`, checked by its hash) and xquad (../shared/xquad, CC BY-SA 4.0) restricted to
@@ -33,6 +34,7 @@ import math
 import os
 import pickle
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -118,27 +120,34 @@ class Cosine:
             chunk = todo[start : start + 256]
             for text, vec in zip(chunk, self.model.encode(chunk, query), strict=True):
                 self.cache[(query, text)] = vec.astype(np.float16)
+        if len(todo) > 256:
+            self.save()
         return np.array([self.cache[(query, t)] for t in texts], dtype=np.float32)
 
     def save(self) -> None:
         self.path.write_bytes(pickle.dumps(self.cache))
 
 
-def _negatives(
-    question: str,
-    candidates: list[str],
-    cosine: Cosine,
-    count: int,
-) -> list[str]:
+WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.casefold()) if len(w) > 2}
+
+
+def _negatives(question: str, candidates: list[str], count: int) -> list[str]:
+    """The `count` candidates sharing most words with the question (ties: text order): the
+    hardest negatives a word match would show. (Ranking them by the model's cosine instead
+    costs an embedding per sentence and question: too slow on this machine's shared CPU.)"""
     if not candidates or count <= 0:
         return []
-    q = cosine.vectors([question], query=True)[0]
-    s = cosine.vectors(candidates, query=False)
-    order = np.argsort(-(s @ q), kind="stable")
+    q = words(question)
+    shared = [len(q & words(c)) for c in candidates]
+    order = sorted(range(len(candidates)), key=lambda i: -shared[i])
     return [candidates[i] for i in order[:count]]
 
 
-def squad_pairs(path: Path, cosine: Cosine, start_group: int) -> tuple[list[Pair], list[Pair]]:
+def squad_pairs(path: Path, start_group: int) -> tuple[list[Pair], list[Pair]]:
     """SQuAD 2.0 pairs: (train, dev); the last article is the dev log's."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     train: list[Pair] = []
@@ -155,7 +164,7 @@ def squad_pairs(path: Path, cosine: Cosine, start_group: int) -> tuple[list[Pair
                 answers = [a for a in qa.get("answers", []) if a["text"].strip()]
                 if qa.get("is_impossible") or not answers:
                     pool = [s for _, _, s in split[pi]]
-                    for s in _negatives(question, pool, cosine, 2):
+                    for s in _negatives(question, pool, 2):
                         out.append(Pair(question, s, 0, "squad-unanswerable", group))
                     continue
                 a = answers[0]
@@ -173,9 +182,9 @@ def squad_pairs(path: Path, cosine: Cosine, start_group: int) -> tuple[list[Pair
                     if not _holds(s, texts)
                 ]
                 out.append(Pair(question, gold[0], 1, "squad", group))
-                for s in _negatives(question, same, cosine, 2):
+                for s in _negatives(question, same, 2):
                     out.append(Pair(question, s, 0, "squad", group))
-                for s in _negatives(question, other, cosine, 1):
+                for s in _negatives(question, other, 1):
                     out.append(Pair(question, s, 0, "squad", group))
     return train, dev
 
@@ -186,7 +195,7 @@ def _holds(sentence: str, answers: set[str]) -> bool:
 
 
 def xquad_pairs(
-    shared: Path, articles: tuple[str, ...], cosine: Cosine, start_group: int, *, even_only: bool
+    shared: Path, articles: tuple[str, ...], start_group: int, *, even_only: bool
 ) -> list[Pair]:
     """Pairs from xquad questions about `articles`: German questions and English questions on
     the German articles, English questions on the English ones. The positive is every sentence
@@ -232,9 +241,9 @@ def xquad_pairs(
                 for s in sents
                 if not _holds(s, answers)
             ]
-            for s in _negatives(q.question, same, cosine, 2):
+            for s in _negatives(q.question, same, 2):
                 pairs.append(Pair(q.question, s, 0, source, group))
-            for s in _negatives(q.question, other, cosine, 1):
+            for s in _negatives(q.question, other, 1):
                 pairs.append(Pair(q.question, s, 0, source, group))
     return pairs
 
@@ -248,13 +257,11 @@ def build_features(args: argparse.Namespace, f: E5File) -> dict:
     digest = hashlib.sha256(squad.read_bytes()).hexdigest()
     if digest != SQUAD_SHA256:
         sys.exit(f"{squad}: sha256 {digest}, expected the subset {SQUAD_SOURCE}")
-    cosine = Cosine(args.work / "cosine-cache.pkl")
     split = reader_split(args.shared)
     t0 = time.time()
-    squad_train, squad_dev = squad_pairs(squad, cosine, 0)
-    xq_train = xquad_pairs(args.shared, split.train, cosine, 1_000_000, even_only=True)
-    xq_dev = xquad_pairs(args.shared, split.dev, cosine, 2_000_000, even_only=True)
-    cosine.save()
+    squad_train, squad_dev = squad_pairs(squad, 0)
+    xq_train = xquad_pairs(args.shared, split.train, 1_000_000, even_only=True)
+    xq_dev = xquad_pairs(args.shared, split.dev, 2_000_000, even_only=True)
     print(f"pairs built in {time.time() - t0:.0f} s", flush=True)
     tok = f.tokenizer
 
@@ -367,6 +374,8 @@ def train(args: argparse.Namespace) -> None:
     lengths = tuple(len(t) for t in features["train_ids"])
     per_epoch = math.ceil(len(lengths) / args.batch)
     total = per_epoch * args.epochs
+    if args.max_steps:
+        total = min(total, args.max_steps)  # the schedule decays to this step
     warmup = min(200, total // 10)
 
     def lr_factor(step: int) -> float:
@@ -433,6 +442,32 @@ def train(args: argparse.Namespace) -> None:
     log.write(json.dumps(entry) + "\n")
     log.close()
     export(args, model, step, total)
+    compare_engine(args, model, features, tok)
+
+
+def compare_engine(args: argparse.Namespace, model, features: dict, tok) -> None:
+    """Quantization's cost: the dev pairs scored by the float PyTorch model and by the engine
+    running the exported Q4_0 layers (its activations are int8 too)."""
+    from retrieval.reader import WEIGHTS, Reader
+
+    torch_scores = evaluate_dev(model, features, tok, args.dev_limit)
+    reader = Reader(WEIGHTS, cache=args.work / "engine")
+    pairs: list[Pair] = features["dev"][: args.dev_limit]
+    s = np.concatenate([reader.score(p.question, [p.sentence]) for p in pairs])
+    y = np.array([p.label for p in pairs])
+    by_group: dict[int, list[tuple[float, int]]] = {}
+    for p, score in zip(pairs, s, strict=True):
+        by_group.setdefault(p.group, []).append((score, p.label))
+    firsts = [max(g)[1] == 1 for g in by_group.values() if any(lab for _, lab in g)]
+    engine = {
+        "dev_loss": round(float(np.mean(np.logaddexp(0, s) - y * s)), 4),
+        "dev_acc": round(float(np.mean((s > 0) == (y == 1))), 4),
+        "dev_top1": round(float(np.mean(firsts)), 4),
+    }
+    entry = {"torch_float": torch_scores, "engine_q4": engine}
+    print(json.dumps(entry), flush=True)
+    with (args.work / "train-log.jsonl").open("a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
 
 
 def save_checkpoint(path: Path, model, optimizer, scheduler, step: int) -> None:
@@ -546,6 +581,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
     parser.add_argument("--train-from", type=int, default=6, help="first trained layer")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--max-steps", type=int, default=0, help="cap the planned steps")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--head-lr", type=float, default=1e-3)

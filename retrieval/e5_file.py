@@ -143,12 +143,15 @@ def quantize(weights: np.ndarray) -> np.ndarray:
 
 
 def write_patched(base: E5File, tensors: dict[str, np.ndarray], out: str | Path) -> None:
-    """Copy `base` to `out` with `tensors` (float32, Q4_0-quantized where the base is Q4_0)
-    written over the tensors of the same name; shapes must match the base's."""
+    """Copy `base` to `out` with `tensors` written over the tensors of the same name: uint8
+    arrays as they are (Q4_0 blocks), floats as float32 or quantized where the base is Q4_0.
+    Sizes must match the base's."""
     data = bytearray(base.data.tobytes())
     for name, value in tensors.items():
         entry = base.entries[name]
-        if base.is_q4(name):
+        if value.dtype == np.uint8:  # already the file's bytes (Q4_0 blocks)
+            raw = value.tobytes()
+        elif base.is_q4(name):
             raw = quantize(value).tobytes()
         else:
             raw = np.asarray(value, dtype="<f4").reshape(-1).tobytes()
