@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sentences", type=int, default=8, help="re-scored per question")
     parser.add_argument("--step", type=int, default=1, help="every step-th question")
     parser.add_argument("--prepare", action="store_true", help="only build the cases (cached)")
+    parser.add_argument("--cosine-only", action="store_true", help="the baseline's columns only")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     cases_file = args.work / f"eval-cases-{args.paragraphs}.pkl"
@@ -175,15 +176,23 @@ def main(argv: list[str] | None = None) -> None:
         cases_file.write_bytes(pickle.dumps(sets))
     if args.prepare:
         return
-    reader = Reader(args.weights, cache=args.work / "engine")
-    timings = []
+    reader = None if args.cosine_only else Reader(args.weights, cache=args.work / "engine")
+    timings = [(0.0, 1)]
     for name in sets:
         sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
         for case in sets[name]:
             t0 = time.perf_counter()
-            case.reader = reader.score(case.question, case.candidates)
+            case.reader = (
+                case.cosine if reader is None else reader.score(case.question, case.candidates)
+            )
             timings.append((time.perf_counter() - t0, len(case.candidates)))
-    print(f"weights: {args.weights} {reader.meta}")
+    if reader is None:
+        print("cosine only: the reader columns repeat the cosine")
+    else:
+        print(f"weights: {args.weights} {reader.meta}")
+        scored = args.work / f"eval-scored-{args.weights.stem}.pkl"
+        scored.write_bytes(pickle.dumps(sets))
+    timings = timings[1:] or timings
     print(
         f"{'set':34} {'n':>4} {'recall':>6} {'top1 cos':>8} {'top1 rdr':>8} "
         f"{'AUC cos':>7} {'AUC rdr':>7} {'abst cos':>8} {'abst rdr':>8}"
