@@ -47,7 +47,10 @@ class Layer(nn.Module):
 class E5Encoder(nn.Module):
     """e5-small: frozen embeddings and lower layers, the layers from `train_from` on trainable."""
 
-    def __init__(self, f: E5File, train_from: int) -> None:
+    def __init__(self, f: E5File, train_from: int, *, matrices: bool = True) -> None:
+        """`matrices`: train the trained layers' weight matrices too; False trains only their
+        biases and LayerNorms, which the engine file holds as float32, so what is learned
+        ships exactly (fine-tuning moves a matrix by far less than a Q4_0 step)."""
         super().__init__()
         hp = f.header
         self.hidden = hp.hidden
@@ -82,6 +85,10 @@ class E5Encoder(nn.Module):
         for layer in self.layers[:train_from]:
             for p in layer.parameters():
                 p.requires_grad_(False)
+        if not matrices:
+            for layer in self.layers[train_from:]:
+                for name in ("q", "k", "v", "ao", "fi", "fo"):
+                    getattr(layer, name).weight.requires_grad_(False)
 
     def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Hidden states after the frozen layers (no gradient)."""
@@ -109,23 +116,24 @@ class E5Encoder(nn.Module):
         return ((1.0 - mask.to(torch.float32)) * -1e9)[:, None, None, :]
 
     def trained_tensors(self) -> dict[str, np.ndarray]:
-        """The trainable layers' tensors under the engine file's names."""
+        """The trained tensors under the engine file's names."""
         out: dict[str, np.ndarray] = {}
         for i in range(self.train_from, len(self.layers)):
             layer = self.layers[i]
             for name in LAYER_TENSORS:
                 module = getattr(layer, name)
-                out[f"l{i}.{name}.w"] = module.weight.detach().numpy().astype(np.float32)
-                out[f"l{i}.{name}.b"] = module.bias.detach().numpy().astype(np.float32)
+                for suffix, p in (("w", module.weight), ("b", module.bias)):
+                    if p.requires_grad:
+                        out[f"l{i}.{name}.{suffix}"] = p.detach().numpy().astype(np.float32)
         return out
 
 
 class Reader(nn.Module):
     """Cross-encoder: the encoder's pooled vector of the (question, sentence) text -> a logit."""
 
-    def __init__(self, f: E5File, train_from: int) -> None:
+    def __init__(self, f: E5File, train_from: int, *, matrices: bool = True) -> None:
         super().__init__()
-        self.encoder = E5Encoder(f, train_from)
+        self.encoder = E5Encoder(f, train_from, matrices=matrices)
         self.head = nn.Linear(f.header.hidden, 1)
         with torch.no_grad():
             self.head.weight.zero_()

