@@ -19,24 +19,40 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot.log_filters import filter_installed
 from bot.settings import Settings
-from index.backend import open_store
-from index.embedders import Embedder, load_embedder
+from index import embedders
+from index.embedders import Embedder
+from index.stores import open_store
 from index.sync import ProgressCallback, SyncReport, sync_index
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
+from retrieval.live import LiveIndex
 from retrieval.translations import WordTranslations
 
 
 def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
-    """Load the model and the live index; raises `IndexError_` with a recovery hint."""
-    embedder = embedder or load_embedder(settings.embedding_model)
+    """Load the model and the live index; raises `StoreError` with a recovery hint."""
+    embedder = embedder or embedders.load_embedder(settings.embedding_model)
     store = open_store(settings.index_location, embedder.model_id)
     translations = WordTranslations(settings.dictionary, cache_dir=user_cache_dir())
     retriever = HybridRetriever(
         dense_k=settings.candidates, lexical_k=settings.candidates, translations=translations
     )
     return Answerer(store, embedder, retriever=retriever)
+
+
+def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex:
+    """The live index a long-running front end (chat, watch, telegram) answers from, not yet
+    loaded or synced; loads the configured model unless `embedder` is given (raises
+    `EmbedderError` when it cannot)."""
+    embedder = embedder or embedders.load_embedder(settings.embedding_model)
+    return LiveIndex(
+        settings.articles_dir,
+        settings.index_location,
+        embedder,
+        candidates=settings.candidates,
+    )
 
 
 def user_cache_dir() -> Path:
@@ -111,14 +127,5 @@ class SkipsPrintedByFrontEnd(logging.Filter):
 @contextmanager
 def skips_reported_once() -> Iterator[None]:
     """While the front end prints `SyncReport.skipped` itself (`newsbot index`, `watch`)."""
-    skip_filter = SkipsPrintedByFrontEnd()
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(skip_filter)
-    try:
+    with filter_installed(SkipsPrintedByFrontEnd()):
         yield
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(skip_filter)
