@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.scoring import load_questions
 from evaluation.train_reader import _holds, reader_split, squash
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
-from retrieval.evaluate import load_questions
 from retrieval.reader import WEIGHTS, Reader
 
 

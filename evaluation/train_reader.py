@@ -170,7 +170,7 @@ def xquad_pairs(
     """Pairs from xquad questions about `articles`: German questions and English questions on
     the German articles, English questions on the English ones. The positive is every sentence
     holding the gold answer (xquad gives the answer text, not its position)."""
-    from retrieval.evaluate import load_questions
+    from evaluation.scoring import load_questions
 
     xquad = shared / "xquad"
     pairs: list[Pair] = []
@@ -475,6 +475,7 @@ def bundled_model() -> Path:
 def export(args: argparse.Namespace, model, step: int, total: int) -> None:
     """The trained layers as Q4_0 blocks (vectors as float32) and the head, compressed."""
     from retrieval.e5_file import quantize
+
     arrays: dict[str, np.ndarray] = {}
     f = E5File(bundled_model())
     for name, value in model.encoder.trained_tensors().items():
