@@ -25,8 +25,8 @@ WEIGHTS = Path(__file__).parent / "data" / "reader" / "reader.npz"
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "newsbot"
+    """Where the assembled engine file goes unless the caller names a folder."""
+    return Path.home() / ".cache" / "newsbot"
 
 
 class Reader:
