@@ -33,6 +33,7 @@ from evaluation.scoring import load_questions
 from evaluation.train_reader import _holds, reader_split, squash
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
+from retrieval.e5_file import E5File
 from retrieval.reader import WEIGHTS, Reader
 
 
@@ -142,6 +143,32 @@ def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str,
     return sets
 
 
+class TorchReader:
+    """The float PyTorch model of a training checkpoint (before Q4_0), for comparison only."""
+
+    def __init__(self, checkpoint: Path, train_from: int) -> None:
+        import torch
+
+        from evaluation.reader_torch import Reader as TorchModel
+        from evaluation.train_reader import bundled_model
+
+        self.torch = torch
+        self.file = E5File(bundled_model())
+        self.model = TorchModel(self.file, train_from).eval()
+        state = torch.load(checkpoint, weights_only=False)
+        self.model.load_state_dict(state["model"], strict=False)
+        self.meta = {"torch checkpoint": str(checkpoint), "step": state["step"]}
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        from evaluation.reader_torch import batch_ids
+
+        tok = self.file.tokenizer
+        q = tok.encode(f"query: {question}")
+        ids = [(q + tok.encode(f"passage: {s}"))[:126] for s in sentences]
+        with self.torch.no_grad():
+            return self.model(*batch_ids(ids, tok.bos, tok.eos, tok.pad)).numpy()
+
+
 def shortlist(case: Case, count: int) -> Case:
     """The `count` candidates nearest the question by cosine: what the reader re-scores."""
     keep = np.sort(np.argsort(-case.cosine, kind="stable")[:count])
@@ -164,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", type=int, default=1, help="every step-th question")
     parser.add_argument("--prepare", action="store_true", help="only build the cases (cached)")
     parser.add_argument("--cosine-only", action="store_true", help="the baseline's columns only")
+    parser.add_argument("--torch-checkpoint", type=Path, help="score with a float checkpoint")
+    parser.add_argument("--train-from", type=int, default=8, help="of --torch-checkpoint")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     cases_file = args.work / f"eval-cases-{args.paragraphs}.pkl"
@@ -176,7 +205,12 @@ def main(argv: list[str] | None = None) -> None:
         cases_file.write_bytes(pickle.dumps(sets))
     if args.prepare:
         return
-    reader = None if args.cosine_only else Reader(args.weights, cache=args.work / "engine")
+    if args.cosine_only:
+        reader = None
+    elif args.torch_checkpoint:
+        reader = TorchReader(args.torch_checkpoint, args.train_from)
+    else:
+        reader = Reader(args.weights, cache=args.work / "engine")
     timings = [(0.0, 1)]
     for name in sets:
         sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
@@ -189,8 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     if reader is None:
         print("cosine only: the reader columns repeat the cosine")
     else:
-        print(f"weights: {args.weights} {reader.meta}")
-        scored = args.work / f"eval-scored-{args.weights.stem}.pkl"
+        print(f"weights: {args.torch_checkpoint or args.weights} {reader.meta}")
+        scored = args.work / f"eval-scored-{(args.torch_checkpoint or args.weights).stem}.pkl"
         scored.write_bytes(pickle.dumps(sets))
     timings = timings[1:] or timings
     print(
