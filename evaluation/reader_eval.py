@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -195,14 +195,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-from", type=int, default=8, help="of --torch-checkpoint")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    cases_file = args.work / f"eval-cases-{args.paragraphs}.pkl"
+    cases_file = args.work / f"eval-cases-v2-{args.paragraphs}.pkl"
     if cases_file.exists():
-        sets = pickle.loads(cases_file.read_bytes())
+        rows = pickle.loads(cases_file.read_bytes())
+        sets = {name: [Case(*row) for row in cases] for name, cases in rows.items()}
     else:
         cosine = Cosine(args.work / "eval-cosine-cache.pkl")
         sets = build_cases(args.shared, cosine, args.paragraphs)
         cosine.save()
-        cases_file.write_bytes(pickle.dumps(sets))
+        # plain tuples: the cache loads under any entry point
+        rows = {name: [astuple(c) for c in cases] for name, cases in sets.items()}
+        cases_file.write_bytes(pickle.dumps(rows))
     if args.prepare:
         return
     if args.cosine_only:
@@ -225,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"weights: {args.torch_checkpoint or args.weights} {reader.meta}")
         scored = args.work / f"eval-scored-{(args.torch_checkpoint or args.weights).stem}.pkl"
-        scored.write_bytes(pickle.dumps(sets))
+        scored.write_bytes(pickle.dumps({n: [astuple(c) for c in cs] for n, cs in sets.items()}))
     timings = timings[1:] or timings
     print(
         f"{'set':34} {'n':>4} {'recall':>6} {'top1 cos':>8} {'top1 rdr':>8} "

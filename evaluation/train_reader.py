@@ -1,6 +1,7 @@
 """Train the reader: a cross-encoder that says whether a sentence answers a question.
 
-    python -m evaluation.train_reader --squad PATH [--work /work/reader-work] [--minutes 80]
+    python -m evaluation.train_reader --squad PATH [--work DIR] [--biases-only] [--minutes N]
+    python -m evaluation.train_reader --work DIR --minutes 0   # export + engine check only
 
 Starts from the bundled multilingual-e5-small (`evaluation.reader_torch`): the embeddings and
 the lower layers stay as shipped, the layers from `--train-from` on and a linear head on the
@@ -37,7 +38,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,7 +55,7 @@ SQUAD_SOURCE = (
 )
 SQUAD_SHA256 = "53e67dd96e8597a8ef600e795d54d3fdef18486d42721884d38d652e2a2638cb"
 MAX_TOKENS = 126  # content tokens per pair (+ <s> and </s> = 128)
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 
 # --- which xquad articles the reader may see -----------------------------------------
@@ -222,7 +223,8 @@ def build_features(args: argparse.Namespace, f: E5File) -> dict:
     """Pairs and their token ids, cached in the work folder (rebuilt when missing)."""
     path = args.work / f"features-v{FEATURES_VERSION}.pkl"
     if path.exists():
-        return pickle.loads(path.read_bytes())
+        cached = pickle.loads(path.read_bytes())
+        return {**cached, "train": _pairs(cached["train"]), "dev": _pairs(cached["dev"])}
     squad = Path(args.squad)
     digest = hashlib.sha256(squad.read_bytes()).hexdigest()
     if digest != SQUAD_SHA256:
@@ -252,8 +254,14 @@ def build_features(args: argparse.Namespace, f: E5File) -> dict:
         "train_ids": encode(train),
         "dev_ids": encode(dev),
     }
-    path.write_bytes(pickle.dumps(features))
+    # pairs pickled as plain tuples: the cache then loads under any entry point
+    plain = {**features, "train": [astuple(p) for p in train], "dev": [astuple(p) for p in dev]}
+    path.write_bytes(pickle.dumps(plain))
     return features
+
+
+def _pairs(rows: list[tuple]) -> list[Pair]:
+    return [Pair(*row) for row in rows]
 
 
 def describe(pairs: list[Pair]) -> str:
