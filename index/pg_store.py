@@ -123,6 +123,11 @@ def connect(location: str, *, autocommit: bool = True, vectors: bool = True):
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
+    from index.backend import redacted, url_problem
+
+    problem = url_problem(location)  # libpq's own message would quote the password
+    if problem is not None:
+        raise IndexError_(f"cannot use the index URL {redacted(location)}: {problem}")
     extra: dict[str, object] = {
         "application_name": f"newsbot pid {os.getpid()} on {socket.gethostname()}"[:63]
     }
