@@ -328,9 +328,16 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     """
     settings: Settings = application.bot_data[SETTINGS_KEY]
     live: LiveIndex = application.bot_data[LIVE_KEY]
-    lock = service_lock(settings.index_location)
-    lock.acquire()
     loop = asyncio.get_running_loop()
+
+    def lost(error: Exception) -> None:  # in the lock's thread: another process syncs now
+        log.error("%s; answering from what it publishes", error)
+        watcher = application.bot_data.get(WATCHER_KEY)
+        if watcher is not None:
+            watcher.stop()
+
+    lock = service_lock(settings.index_location, on_lost=lost)
+    lock.acquire()
 
     def synced(report: SyncReport) -> None:  # in the watcher's thread
         log.info("articles synced: %s", report.summary())

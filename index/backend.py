@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -243,10 +243,16 @@ def writer_lock(location: Location, *, wait_seconds: float = 0.0) -> AbstractCon
     return WriterLock(Path(location), wait_seconds=wait_seconds)
 
 
-def service_lock(location: Location) -> AbstractContextManager:
-    """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index."""
+def service_lock(
+    location: Location, *, on_lost: Callable[[Exception], object] | None = None
+) -> AbstractContextManager:
+    """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index.
+
+    PostgreSQL's lock lives on a connection: when a restart drops it and another process
+    takes it before this one can take it again, the lock's `lost` is set and `on_lost(error)`
+    called (from a thread of the lock's). A `flock` is never lost."""
     if is_postgresql(location):
-        return _pg().PgServiceLock(str(location))
+        return _pg().PgServiceLock(str(location), on_lost=on_lost)
     from index.lock import ServiceLock
 
     return ServiceLock(Path(location))

@@ -1,0 +1,163 @@
+"""The operator's fault drill (issue 32) on a real PostgreSQL server that is restarted and
+stopped under a running `newsbot watch`: the indexer's lock.
+
+Each test starts a server of its own: restarting the session's server would disturb the
+other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot import watch
+from bot.settings import Settings
+from index.pg_store import PgServiceLock, close_connections, connect
+from tests.conftest import ROOT, FakeEmbedder, new_pg_index
+from tests.pg_server import PgServer
+from tests.test_pg_store import SECOND, SECOND_FACT, Lines, add_anchor
+
+# The CLI with FakeEmbedder, and retries short enough for a test (the defaults: 30 s, 2 s).
+CLI_SCRIPT = """
+import sys
+import bot.cli, bot.watch
+from index import pg_store
+from tests.conftest import FakeEmbedder
+pg_store.RECONNECT_SECONDS = 1.0
+pg_store.LIVE_RETRY_SECONDS = 0.5
+bot.cli.load_embedder = bot.watch.load_embedder = lambda name: FakeEmbedder()
+sys.exit(bot.cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def server():
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        close_connections()
+        server.close()
+
+
+@pytest.fixture
+def location(server: PgServer) -> str:
+    return new_pg_index(server)
+
+
+def newsbot(location: str, articles_dir: Path, *args: str, **popen) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "NEWSBOT_STORE": location,
+        "NEWSBOT_ARTICLES_DIR": str(articles_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI_SCRIPT, *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **popen,
+    )
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+# --- 1. the indexer's lock across a restart ------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+def test_the_watcher_takes_its_lock_again_after_a_restart_and_a_second_stays_refused(
+    server: PgServer, location: str, articles_dir: Path
+):
+    add_anchor(articles_dir)
+    first = newsbot(location, articles_dir, "watch", stderr=subprocess.PIPE)
+    try:
+        lines = Lines(first)
+        lines.wait_for("watching")
+        for outage in (server.restart, lambda: (server.stop(), server.start())):
+            outage()
+            lines.wait_for("took the indexer lock")  # on a new connection
+            second = newsbot(location, articles_dir, "watch", stderr=subprocess.PIPE)
+            _, err = second.communicate(timeout=120)
+            assert second.returncode != 0, err  # one indexer per index, as before
+            assert "already kept in sync" in err and f"newsbot pid {first.pid} on" in err
+        add_anchor(articles_dir, SECOND, SECOND_FACT)  # and the first still syncs
+        lines.wait_for("added 1, updated 0, removed 0")
+        assert stop(first) == 0
+    finally:
+        stop(first)
+
+
+def test_a_lock_another_process_took_meanwhile_is_reported_lost(server: PgServer, location: str):
+    lost = []
+    lock = PgServiceLock(location, on_lost=lost.append, check_seconds=3600)  # checked by hand
+    lock.acquire()
+    try:
+        assert lock.check() and lock.lost is None
+        server.restart()
+        assert lock.check() and lock.lost is None  # taken again on a new connection
+        server.restart()
+        with connect(location) as other:  # another indexer comes first
+            key = lock._key(other)
+            assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]
+            assert not lock.check()
+        assert lost == [lock.lost] and "another newsbot process" in str(lock.lost)
+    finally:
+        lock.release()
+
+
+def test_newsbot_watch_stops_with_a_message_when_its_lock_was_taken(
+    server: PgServer,
+    location: str,
+    articles_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    locks: list[PgServiceLock] = []
+
+    def service_lock(where, **options):
+        locks.append(PgServiceLock(where, check_seconds=3600, **options))
+        return locks[-1]
+
+    monkeypatch.setattr(watch, "service_lock", service_lock)
+    monkeypatch.setattr(watch, "load_embedder", lambda name: FakeEmbedder())
+    settings = Settings(NEWSBOT_STORE=location, NEWSBOT_ARTICLES_DIR=articles_dir)
+    finished = []
+    running = threading.Thread(target=lambda: finished.append(watch.run_watch(settings)))
+    running.start()
+    try:
+        seen = ""
+        for _ in range(600):
+            seen += capsys.readouterr().err
+            if "watching" in seen:
+                break
+            running.join(0.1)
+        assert "watching" in seen
+        server.restart()
+        with connect(location) as other:
+            key = locks[0]._key(other)
+            assert other.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]
+            locks[0].check()
+            running.join(60)
+        assert finished == [1]
+        assert "lost the indexer lock" in capsys.readouterr().err
+    finally:
+        if running.is_alive():
+            os.kill(os.getpid(), signal.SIGINT)
