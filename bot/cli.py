@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.questions import MAX_QUESTION_CHARS, question_problem
@@ -89,15 +90,18 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import open_answerer
+    """Each question (the argument, or each line of standard input as it arrives) gets its
+    answer from the newest generation at once, so another program can use `ask` as a
+    co-process."""
+    from bot.runtime import CurrentAnswerer
     from retrieval.render import render_plain
 
     if args.top < 1:
         print("newsbot: --top must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    answerer = open_answerer(settings, load_embedder(settings.embedding_model))
-    questions = [args.question] if args.question is not None else _stdin_questions()
-    for question in questions:
+    answerer = CurrentAnswerer(settings, load_embedder(settings.embedding_model))
+    one = args.question is not None
+    for question in [args.question] if one else _stdin_questions():
         problem = question_problem(question)
         if problem is not None:  # the rule of every front end: not searched
             answer = Answer(question, False, (), "en")
@@ -115,7 +119,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             }
             print(json.dumps(payload, ensure_ascii=False), flush=True)
         else:
-            print(text, end="\n\n" if len(questions) > 1 else "\n", flush=True)
+            print(text, end="\n" if one else "\n\n", flush=True)
     return EXIT_OK
 
 
@@ -128,8 +132,11 @@ def problem_text(problem: str, question: str) -> str:
     return "Please write your question in words."
 
 
-def _stdin_questions() -> list[str]:
-    return [line.strip() for line in sys.stdin if line.strip()]
+def _stdin_questions() -> Iterator[str]:
+    """Each non-empty line of standard input as it arrives (not all of it first)."""
+    while line := sys.stdin.readline():
+        if line.strip():
+            yield line.strip()
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
