@@ -133,8 +133,13 @@ def problem_text(problem: str, question: str) -> str:
 
 
 def _stdin_questions() -> Iterator[str]:
-    """Each non-empty line of standard input as it arrives (not all of it first)."""
-    while line := sys.stdin.readline():
+    """Each non-empty line of standard input as it arrives (not all of it first). Bytes that
+    are not UTF-8 are replaced (U+FFFD), so one bad line cannot end the batch."""
+    stdin = sys.stdin
+    reconfigure = getattr(stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8", errors="replace")
+    while line := stdin.readline():
         if line.strip():
             yield line.strip()
 
