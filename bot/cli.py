@@ -92,7 +92,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Each question (the argument, or each line of standard input as it arrives) gets its
     answer from the newest generation at once, so another program can use `ask` as a
-    co-process."""
+    co-process. A question the index cannot be reached for (a database outage outlasting
+    the retries) gets an error line, and the next question is answered: exit 1 at the end."""
     from bot.runtime import CurrentAnswerer
     from retrieval.render import render_plain
 
@@ -101,14 +102,23 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     answerer = CurrentAnswerer(settings, load_embedder(settings.embedding_model))
     one = args.question is not None
+    failed = 0
     for question in [args.question] if one else _stdin_questions():
         problem = question_problem(question)
+        error = None
         if problem is not None:  # the rule of every front end: not searched
             answer = Answer(question, False, (), "en")
             text = problem_text(problem, question)
         else:
-            answer = answerer.answer(question, top=args.top)
-            text = render_plain(answer)
+            try:
+                answer = answerer.answer(question, top=args.top)
+                text = render_plain(answer)
+            except IndexError_ as exc:
+                failed += 1
+                error = str(exc)
+                answer = Answer(question, False, (), "en")
+                text = f"No answer: {error}"
+                print(f"newsbot: {error}", file=sys.stderr, flush=True)
         if args.json:
             payload = {
                 "question": answer.question,
@@ -117,10 +127,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 "quotes": [q.to_json() for q in answer.quotes],
                 "timing_ms": {k: round(v, 2) for k, v in answer.timing_ms.items()},
             }
+            if error is not None:
+                payload["error"] = error
             print(json.dumps(payload, ensure_ascii=False), flush=True)
-        else:
+        elif error is None:
             print(text, end="\n" if one else "\n\n", flush=True)
-    return EXIT_OK
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def problem_text(problem: str, question: str) -> str:

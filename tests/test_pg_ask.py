@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from index import pg_store
 from index.sync import sync_index
 from tests.conftest import FakeEmbedder
-from tests.test_pg_lock_restart import location, newsbot, server
+from tests.pg_server import PgServer
+from tests.test_pg_lock_restart import location, newsbot, server, stop
 from tests.test_pg_store import ANCHOR, ANCHOR_FACT, SECOND, SECOND_FACT, Lines, add_anchor
 
 __all__ = ["location", "server"]  # fixtures
@@ -86,3 +88,49 @@ def test_a_running_ask_answers_each_line_as_it_comes_from_the_newest_generation(
         assert asker.close() == 0
     finally:
         asker.close()
+
+
+# --- 3. an outage longer than the retries costs that question, not the batch -----------------
+
+
+@pytest.mark.timeout(300)
+def test_an_outage_gives_that_question_an_error_line_and_the_batch_goes_on(
+    server: PgServer, location: str, articles_dir: Path
+):
+    add_anchor(articles_dir)
+    watcher = newsbot(location, articles_dir, "watch", stderr=subprocess.PIPE)
+    asker = None
+    try:
+        lines = Lines(watcher)
+        lines.wait_for("watching")  # the index exists
+        asker = Asker(location, articles_dir)
+        assert answered_from(asker.ask(ANCHOR_FACT), ANCHOR)
+
+        server.restart()  # short: the retries hide it
+        assert answered_from(asker.ask(ANCHOR_FACT), ANCHOR)
+
+        server.stop()  # longer than the retries
+        down = asker.ask(ANCHOR_FACT)
+        assert down["answered"] is False and down["quotes"] == []
+        assert "cannot reach the index" in down["error"] and down["question"] == ANCHOR_FACT
+        asker.errors.wait_for("cannot reach the index")  # said on stderr too
+        assert asker.process.poll() is None  # still running
+
+        server.start()
+        assert answered_from(asker.ask(ANCHOR_FACT), ANCHOR)
+        lines.wait_for("took the indexer lock")
+        add_anchor(articles_dir, SECOND, SECOND_FACT)
+        lines.wait_for("added 1, updated 0, removed 0")
+        assert answered_from(asker.ask(SECOND_FACT), SECOND)
+        assert asker.close() == 1  # one question could not be answered
+        assert stop(watcher) == 0
+    finally:
+        if asker is not None:
+            asker.close()
+        stop(watcher)
+
+
+def test_the_retries_are_what_makes_a_restart_invisible():
+    """The outage test relies on a short `RECONNECT_SECONDS` in its processes; the real
+    default stays long enough for a restart."""
+    assert pg_store.RECONNECT_SECONDS >= 10
