@@ -65,7 +65,7 @@ from bot.telegram_state import (
 from bot.telegram_texts import COMMANDS, text, user_language
 from index.backend import is_postgresql
 from index.lock import ServiceLockedError
-from index.store import IndexMissingError
+from index.store import IndexError_, IndexMissingError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     Network trouble is one line, no traceback, and no "sorry" message: a reply whose outcome
     is unknown may have arrived, and while Telegram is unreachable a second message would not
-    get through either. PTB's polling retries on its own.
+    get through either. PTB's polling retries on its own. An index that cannot be read (the
+    database is down) is one line too, and the user is told.
     """
     error = context.error
     if error is not None and is_network_trouble(error):
@@ -225,7 +226,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(error, Conflict):
         log.error("another bot instance polls with this token (%s)", describe(error))
         return
-    log.error("failed to handle an update", exc_info=error)
+    if isinstance(error, IndexError_):  # a database outage, a damaged index: said in full
+        log.error("could not answer: %s", error)
+    else:
+        log.error("failed to handle an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     sorry = text("error", user_language(update))
