@@ -82,6 +82,22 @@ class StoreUnavailableError(IndexError_):
     """The PostgreSQL server cannot be reached (yet)."""
 
 
+class StoreRefusedError(IndexError_):
+    """The server answered and refused the login (password, user, database, pg_hba.conf):
+    asking again will not help, so it is never retried."""
+
+
+# What libpq says when the server turns a login away (a connection failure has no SQLSTATE
+# in psycopg): wrong password, unknown role or database, no pg_hba.conf line for us.
+_REFUSALS = (
+    "authentication failed",
+    "no password supplied",
+    "pg_hba.conf",
+    "does not exist",
+    "not permitted to log in",
+)
+
+
 # --- connections --------------------------------------------------------------------------
 
 
@@ -133,7 +149,16 @@ def connect(location: str, *, autocommit: bool = True, vectors: bool = True):
     }
     if "connect_timeout" not in conninfo_to_dict(location):
         extra["connect_timeout"] = CONNECT_TIMEOUT
-    connection = psycopg.connect(location, autocommit=True, **extra)
+    try:
+        connection = psycopg.connect(location, autocommit=True, **extra)
+    except psycopg.OperationalError as exc:
+        if any(refusal in str(exc) for refusal in _REFUSALS):
+            detail = str(exc).strip().splitlines()[-1].split("FATAL:")[-1].strip()
+            raise StoreRefusedError(
+                f"the PostgreSQL server at {describe(location)} refused the login: {detail} "
+                "(check the user, password and database in NEWSBOT_STORE)"
+            ) from None
+        raise
     try:
         connection.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
         # keep scanning the graph past rows the snapshot filter drops (pgvector >= 0.8)
@@ -957,7 +982,7 @@ class PgServiceLock(_AdvisoryLock):
             while not self._stop.is_set():
                 try:
                     connection = self._connect()
-                except StoreUnavailableError:
+                except IndexError_:  # down, or (a restart with new settings) refusing us
                     self._stop.wait(delay)
                     delay = min(delay * 2, 2.0)
                     continue

@@ -156,6 +156,16 @@ class PgServer:
             sql,
         )
 
+    def add_password_role(self, name: str, password: str) -> str:
+        """A login role that must give its password (every other connection is trusted);
+        its URL with `password`."""
+        self.psql(f"CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all {name} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text())  # the first matching line wins
+        self._run("pg_ctl", "-D", self.data, "reload")
+        return f"postgresql://{name}:{password}@127.0.0.1:{self.port}/postgres"
+
     def url(self, schema: str | None = None) -> str:
         base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         return f"{base}?options=-csearch_path%3D{schema},public" if schema else base

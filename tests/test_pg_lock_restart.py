@@ -161,3 +161,35 @@ def test_newsbot_watch_stops_with_a_message_when_its_lock_was_taken(
     finally:
         if running.is_alive():
             os.kill(os.getpid(), signal.SIGINT)
+
+
+# --- a wrong password is not an outage ----------------------------------------------------
+
+
+def test_a_wrong_password_fails_at_once_as_a_refused_login(
+    pg_server,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+):
+    import uuid
+
+    from bot import cli
+
+    role = f"drill_{uuid.uuid4().hex[:8]}"
+    right = pg_server.add_password_role(role, "Right-0ne")
+    with connect(right) as connection:  # the right password works
+        assert connection.execute("SELECT current_user").fetchone()[0] == role
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "articles").mkdir()
+    monkeypatch.setenv("NEWSBOT_STORE", right.replace("Right-0ne", "Wr0ng-pass"))
+    monkeypatch.setattr(cli, "load_embedder", lambda name=None: FakeEmbedder())
+    for command in (["index"], ["ask", "Who?"], ["watch"]):
+        code = cli.main(command)
+        err = capsys.readouterr().err
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert "refused the login" in err and "password authentication failed" in err
+        assert "Wr0ng-pass" not in err
+    assert "retrying" not in caplog.text  # not taken for an outage
