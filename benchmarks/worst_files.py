@@ -24,8 +24,8 @@ from typing import TypeVar
 
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
+from index.documents import Chunk
 from index.embedders import Embedder, load_embedder
-from index.model import Chunk
 from index.sync import embed_distinct
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,9 +26,9 @@ from bot.questions import (
     question_problem,
 )
 from bot.settings import Settings
-from index.store import IndexMissingError
+from index.stores.base import IndexMissingError
+from retrieval.answer import Answer, Quote
 from retrieval.live import IndexChange, LiveIndex
-from retrieval.model import Answer, Quote
 from retrieval.render import citation, focus_span, not_answered, render_quotes
 
 QUOTES_PER_PAGE = 3
@@ -177,6 +177,8 @@ class RichChatOutput(ChatOutput):
             block.append(f"[{rank}] ", style="bold")
             block.append_text(styled_quote(quote))
             block.append(f"\n    {citation(quote, answer.language)}", style="dim")
+            if quote.url:  # a terminal that knows hyperlinks makes it clickable
+                block.append(f"\n    {quote.url}", style=f"dim link {quote.url}")
             self.console.print(block, end="\n\n")
 
     def index_changed(self, change: IndexChange) -> None:
@@ -217,15 +219,9 @@ def run_chat(
     """The REPL; `live` and the streams are injectable so tests can drive it without a terminal."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     if live is None:
-        from index.embedders import load_embedder
+        from bot.runtime import open_live
 
-        embedder = load_embedder(settings.embedding_model)
-        live = LiveIndex(
-            settings.articles_dir,
-            settings.index_location,
-            embedder,
-            candidates=settings.candidates,
-        )
+        live = open_live(settings)
     open_or_build(live, stderr)
     on_terminal = _is_tty(stdin) and _is_tty(stdout)
     out = RichChatOutput(stdout) if _is_tty(stdout) else ChatOutput(stdout)

@@ -15,9 +15,9 @@ from bot.questions import MAX_QUESTION_CHARS, question_problem
 from bot.settings import Settings, load_settings
 from index.embedders import EmbedderError, load_embedder
 from index.lock import IndexLockedError
-from index.store import IndexError_
+from index.stores.base import StoreError
 from index.sync import ArticlesFolderMissingError
-from retrieval.model import Answer
+from retrieval.answer import Answer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     with_dirs(commands.add_parser("watch", help="keep the index in sync until interrupted"))
     with_dirs(commands.add_parser("telegram", help="run the Telegram bot"))
+
+    feeds = commands.add_parser("feeds", help="RSS/Atom feeds that watch and telegram poll")
+    actions = feeds.add_subparsers(dest="action", required=True)
+    add = with_dirs(actions.add_parser("add", help="subscribe to a feed"))
+    add.add_argument("url", help="the feed's URL (or a page that names its feed)")
+    with_dirs(actions.add_parser("list", help="feeds with their last success or error"))
+    remove = with_dirs(actions.add_parser("remove", help="unsubscribe (articles stay)"))
+    remove.add_argument("feed", help="the feed's number (as `feeds list` shows) or URL")
+    poll = with_dirs(actions.add_parser("poll", help="poll the due feeds once, now"))
+    poll.add_argument("--all", action="store_true", help="every feed, due or not")
     return parser
 
 
@@ -67,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args, settings)
-    except (IndexError_, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
+    except (StoreError, EmbedderError, IndexLockedError, ArticlesFolderMissingError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -113,7 +123,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 answer = answerer.answer(question, top=args.top)
                 text = render_plain(answer)
-            except IndexError_ as exc:
+            except StoreError as exc:
                 failed += 1
                 error = str(exc)
                 answer = Answer(question, False, (), "en")
@@ -164,7 +174,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_answerer
-    from retrieval.evaluate import evaluate_file, format_report
+    from evaluation.scoring import evaluate_file, format_report
 
     answerer = open_answerer(settings, load_embedder(settings.embedding_model))
     report = evaluate_file(answerer, args.file)
@@ -181,9 +191,33 @@ def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_app import run_telegram
+    from bot.telegram.app import run_telegram
 
     return run_telegram(settings)
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import feeds
+
+    try:
+        if args.action == "add":
+            print(feeds.add_feed(settings, args.url))
+        elif args.action == "remove":
+            print(feeds.remove_feed(settings, args.feed))
+        elif args.action == "list":
+            print(feeds.describe_feeds(feeds.list_feeds(settings)))
+        else:
+            report = feeds.poll_now(settings, all_feeds=args.all)
+            for result in report.results:
+                status = result.status if not result.reason else f"{result.status}: {result.reason}"
+                print(f"feed {result.number} ({result.feed}): {status}")
+                for path in result.written + result.updated:
+                    print(f"  wrote {path}")
+            print(f"newsbot feeds: {report.summary()}", file=sys.stderr)
+    except feeds.FeedCommandError as exc:
+        print(f"newsbot feeds: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 COMMANDS = {
@@ -193,6 +227,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "watch": cmd_watch,
     "telegram": cmd_telegram,
+    "feeds": cmd_feeds,
 }
 
 

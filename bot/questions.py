@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from index.store import ArticleRecord
+from index.stores.base import ArticleRecord
 from retrieval.render import shorten
 
 MAX_QUESTION_CHARS = 500

@@ -19,26 +19,42 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from bot.log_filters import filter_installed
 from bot.settings import Settings
-from index.backend import live_generation, open_store
-from index.embedders import Embedder, load_embedder
-from index.store import IndexError_
+from index import embedders
+from index.embedders import Embedder
+from index.stores import live_generation, open_store
+from index.stores.base import StoreError
 from index.sync import ProgressCallback, SyncReport, sync_index
+from retrieval.answer import Answer
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
-from retrieval.model import Answer
+from retrieval.live import LiveIndex
 from retrieval.translations import WordTranslations
 
 
 def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answerer:
-    """Load the model and the live index; raises `IndexError_` with a recovery hint."""
-    embedder = embedder or load_embedder(settings.embedding_model)
+    """Load the model and the live index; raises `StoreError` with a recovery hint."""
+    embedder = embedder or embedders.load_embedder(settings.embedding_model)
     store = open_store(settings.index_location, embedder.model_id)
     translations = WordTranslations(settings.dictionary, cache_dir=user_cache_dir())
     retriever = HybridRetriever(
         dense_k=settings.candidates, lexical_k=settings.candidates, translations=translations
     )
     return Answerer(store, embedder, retriever=retriever)
+
+
+def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex:
+    """The live index a long-running front end (chat, watch, telegram) answers from, not yet
+    loaded or synced; loads the configured model unless `embedder` is given (raises
+    `EmbedderError` when it cannot)."""
+    embedder = embedder or embedders.load_embedder(settings.embedding_model)
+    return LiveIndex(
+        settings.articles_dir,
+        settings.index_location,
+        embedder,
+        candidates=settings.candidates,
+    )
 
 
 class CurrentAnswerer:
@@ -64,7 +80,7 @@ class CurrentAnswerer:
             if live_generation(self.location) == answerer.store.generation:
                 return answerer
             store = open_store(self.location, answerer.embedder.model_id)
-        except IndexError_ as exc:
+        except StoreError as exc:
             logging.getLogger(__name__).info("keeping the current snapshot: %s", exc)
             return answerer
         self._answerer = Answerer(
@@ -153,14 +169,5 @@ class SkipsPrintedByFrontEnd(logging.Filter):
 @contextmanager
 def skips_reported_once() -> Iterator[None]:
     """While the front end prints `SyncReport.skipped` itself (`newsbot index`, `watch`)."""
-    skip_filter = SkipsPrintedByFrontEnd()
-    handlers = [*logging.getLogger().handlers, logging.lastResort]
-    for handler in handlers:
-        if handler is not None:
-            handler.addFilter(skip_filter)
-    try:
+    with filter_installed(SkipsPrintedByFrontEnd()):
         yield
-    finally:
-        for handler in handlers:
-            if handler is not None:
-                handler.removeFilter(skip_filter)

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.backend import POSTGRESQL_SCHEMES, redacted, url_problem
+from index.stores import POSTGRESQL_SCHEMES, redacted, url_problem
 from retrieval.translations import DING
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     dictionary: Path | None = Field(DING, alias="NEWSBOT_DICTIONARY")
     # Empty: the embedded index in `index_dir`; `postgresql://…`: the index in PostgreSQL.
     store: str = Field("", alias="NEWSBOT_STORE")
+    # Feeds (newsbot feeds): seconds between two polls of a feed, and whether feeds and pages
+    # on private, loopback and link-local addresses may be fetched (off: a URL typed by a
+    # user never reaches an internal service).
+    feed_interval: float = Field(600.0, alias="NEWSBOT_FEED_INTERVAL", ge=1)
+    feed_allow_private: bool = Field(False, alias="NEWSBOT_FEED_ALLOW_PRIVATE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str = Field(DEFAULT_BASE_URL, alias="TELEGRAM_BASE_URL")
     telegram_allowed_chat_ids: IdList = Field(frozenset(), alias="TELEGRAM_ALLOWED_CHAT_IDS")

@@ -31,12 +31,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from bot.feeds import start_feed_loop
+from bot.runtime import open_live
 from bot.settings import Settings
-from index.backend import service_lock
-from index.embedders import load_embedder
 from index.files import ARTICLE_SUFFIXES, discover
+from index.stores import service_lock
 from index.sync import SyncReport
-from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -452,13 +452,7 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
     stop = stop or threading.Event()
     lock = service_lock(settings.index_location, on_lost=lambda error: stop.set())
     with lock, _sigterm_as_interrupt():
-        embedder = load_embedder(settings.embedding_model)
-        live = LiveIndex(
-            settings.articles_dir,
-            settings.index_location,
-            embedder,
-            candidates=settings.candidates,
-        )
+        live = open_live(settings)
         watcher = ArticleWatcher(
             settings.articles_dir,
             live.sync,
@@ -466,6 +460,7 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
             on_synced=_print_report,
             on_error=_print_error,
         )
+        feeds = None
         try:
             _say(f"indexing {settings.articles_dir} …")
             report = watcher.start(initial_sync=True)
@@ -473,11 +468,16 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
                 _print_report(report)
             how = "file events + rescans" if watcher.events_active else "rescans"
             _say(f"watching {settings.articles_dir} ({how}); Ctrl-C to stop")
+            feeds = start_feed_loop(
+                settings, lambda line: _say(f"{datetime.now():%H:%M:%S} {line}")
+            )
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
         finally:
+            if feeds is not None:
+                feeds.stop()
             _stop_watcher(watcher)
     if lock.lost is not None:  # another indexer holds the index now: not two at once
         _say(str(lock.lost))

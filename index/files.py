@@ -11,8 +11,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-ARTICLE_SUFFIXES = frozenset({".txt", ".md"})
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+PAGE_SUFFIXES = frozenset({".html", ".htm"})  # saved web pages: the article is extracted
+ARTICLE_SUFFIXES = TEXT_SUFFIXES | PAGE_SUFFIXES
 MAX_ARTICLE_BYTES = 2_000_000  # a news article is a few kB; anything this big is not one
+MAX_PAGE_BYTES = 10_000_000  # a saved page carries markup, scripts and styles besides
 _CP1252_PUNCTUATION = frozenset("€‚„…†‡‰‹›‘’“”•–—˜™¡¢£¥§¨©«¬\xad®°±´µ¶·¸»¿×÷\xa0")
 
 
@@ -218,7 +221,25 @@ def read_article(articles_dir: Path, path: Path) -> ArticleFile | SkippedFile:
     except OSError as exc:
         return SkippedFile(name, f"cannot read: {exc.strerror or exc}")
     try:
-        text = decode_article(data, name)
+        if path.suffix.lower() in PAGE_SUFFIXES:
+            text = page_article(data)
+        else:
+            text = decode_article(data, name)
     except ValueError as exc:
         return SkippedFile(name, str(exc))
     return ArticleFile(name, text, content_hash(data))
+
+
+def page_article(data: bytes) -> str:
+    """A saved web page as the article text newsbot indexes: the page's article extracted
+    (index.feeds.extract) and written as a feed article is (front matter with title, date,
+    author, site and the page's canonical URL, then the paragraphs). Quotes from it point into
+    this text, which the index keeps. Raises ValueError with the reason when there is none."""
+    from index.feeds.extract import extract_page
+    from index.feeds.write import render
+
+    if not data.strip():
+        raise ValueError("empty file")
+    if len(data) > MAX_PAGE_BYTES:
+        raise ValueError(f"too large ({len(data):,} bytes; limit {MAX_PAGE_BYTES:,})")
+    return render(extract_page(data))

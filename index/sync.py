@@ -11,14 +11,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from index.backend import (
-    Location,
-    as_location,
-    open_writer,
-    published_generation,
-    read_live,
-    writer_lock,
-)
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
 from index.embedders import Embedder
@@ -32,7 +24,15 @@ from index.files import (
     relative_name,
     scan,
 )
-from index.store import ArticleState, IndexMissingError, Manifest
+from index.stores import (
+    Location,
+    as_location,
+    open_writer,
+    published_generation,
+    read_live,
+    writer_lock,
+)
+from index.stores.base import ArticleState, IndexMissingError, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +248,11 @@ def _scan_names(articles_dir: Path, names: list[str]) -> Discovery | None:
                 found.problems.append(SkippedFile(relative_name(articles_dir, path), reason))
         elif path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
             found.files.append(path)
-    found.files.sort()
-    found.problems.sort(key=lambda problem: problem.path)
+    # a folder and a file in it (a new feed folder and its first article) are one file
+    found.files[:] = sorted(set(found.files))
+    found.problems[:] = sorted(
+        {(p.path, p.reason): p for p in found.problems}.values(), key=lambda p: p.path
+    )
     return found
 
 

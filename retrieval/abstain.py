@@ -15,18 +15,17 @@ trees) weighs evidence that any archive provides about a question and its best p
 - the best quote's own ranking score (its paragraph's and its anchor sentence's): one sentence
   that matches the question well is evidence a paragraph-level score can miss;
 - whether a "how many / wie viele" question gets a number in any quote: where none does, the
-  quotes cannot answer it, and the question is abstained on whatever the model says (the fit
-  questions hold too few such cases, 5 of 12,675, for the trees to learn it);
+  quotes cannot answer it, and the question is abstained on whatever the model says (a rule,
+  because the fit questions hold too few such cases for the trees to learn it);
 - whether question and best paragraph are in different languages (then few words can match),
   and how close the best paragraph in the other language is: in an archive of both languages an
   English question about a German article meets English articles on other topics that share its
   words, and only this tells it from a question the archive cannot answer.
 
-Trees rather than one weighted sum: what a low word share means depends on the languages (on a
-bilingual xquad archive a logistic model abstained on 74 % of unanswerable questions where the
-trees abstain on 90 %, at the same 2.5 % false abstention; `retrieval.fit_abstention`).
+Trees rather than one weighted sum, because what a low word share means depends on the
+languages (docs/decisions.md has the comparison).
 
-The model is fitted by `python -m retrieval.fit_abstention` on xquad questions that `make eval`
+The model is fitted by `python -m evaluation.fit_abstention` on xquad questions that `make eval`
 never reports on (see `retrieval/data/abstention.json` for what it was fitted on, when and with
 which embedding model). An embedding model it was not fitted for falls back to answering
 whenever retrieval finds a quote; the fit script makes a model for any embedder.
@@ -44,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.answer import Quote
 from retrieval.candidates import Candidate, Retrieval, chunk_stems, coverage
 from retrieval.duplicates import near_copies
-from retrieval.language import language_of
-from retrieval.model import Quote
+from retrieval.reply_language import language_of
 from retrieval.terms import stems, terms, word_set
 
 MODEL_FILE = Path(__file__).parent / "data" / "abstention.json"
@@ -316,23 +315,18 @@ class Abstainer:
         *,
         model: AbstentionModel | None = None,
         threshold: float | None = None,
-        enabled: bool = True,
         quantity_check: bool = True,
     ) -> None:
         """`model`: None looks up the shipped model for the embedder in `decide`; `threshold`
-        overrides the model's own (for measuring the trade-off); `enabled=False` answers
-        whenever there are quotes; `quantity_check`: a question that asks for a number and gets
-        none in its quotes is abstained on."""
+        overrides the model's own (for measuring the trade-off); `quantity_check`: a question
+        that asks for a number and gets none in its quotes is abstained on."""
         self.model = model
         self.threshold = threshold
-        self.enabled = enabled
         self.quantity_check = quantity_check
 
     def decide(self, evidence: Evidence, embedder_id: str, has_quotes: bool) -> Verdict:
         if not has_quotes:
             return Verdict(False, None)
-        if not self.enabled:
-            return Verdict(True, None)
         model = self.model or fitted_models().get(embedder_id)
         p = model.probability(evidence) if model else None
         if self.quantity_check and evidence.quantity_missing:

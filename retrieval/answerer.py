@@ -21,16 +21,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.backend import StoreReader
 from index.embedders import Embedder, normalize_rows
+from index.stores.base import StoreReader
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
+from retrieval.answer import Answer
 from retrieval.candidates import HybridRetriever
 from retrieval.duplicates import DuplicateFilter
 from retrieval.fusion import LexicalFusion
-from retrieval.language import detect_language
 from retrieval.latent_terms import LatentTermRerank
-from retrieval.model import Answer
 from retrieval.quotes import QuoteSelector
+from retrieval.reply_language import detect_language
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.terms import has_content
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.backend import StoreReader
-from index.model import Chunk
-from retrieval.language import ENGLISH, language_of
+from index.documents import Chunk
+from index.stores.base import StoreReader
+from retrieval.reply_language import ENGLISH, language_of
 from retrieval.terms import stem, stems, terms
 from retrieval.translations import WordTranslations
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from index.model import Chunk
+from index.documents import Chunk
 from retrieval.candidates import Candidate
 
 _WORDS = re.compile(r"\w+")
@@ -37,13 +37,9 @@ class Collapsed:
 
 
 class DuplicateFilter:
-    def __init__(self, *, enabled: bool = True) -> None:
-        """enabled: False keeps every candidate (the "- duplicates" line of `make eval`)."""
-        self.enabled = enabled
+    """Collapses candidates whose paragraphs have the same words into the best-ranked one."""
 
     def collapse(self, ranked: Sequence[Candidate]) -> Collapsed:
-        if not self.enabled:
-            return Collapsed(list(ranked), {})
         kept: dict[str, Candidate] = {}
         copies: dict[int, list[Chunk]] = {}
         for candidate in ranked:

@@ -3,13 +3,8 @@
 `score = dense + weight * lexical`. The lexical share is already scaled by what the question
 shares with the archive, and a question word counts in a paragraph of the other language
 through its dictionary translations (see `retrieval.candidates`), so one weight serves German
-questions on German text, English questions on German text and archives of both languages.
-
-(Before the translations, an English question shared only names and numbers with the German
-paragraph that answers it, but its everyday words with English paragraphs on other topics, so
-lexical shares were compared within each paragraph language. With the translations that
-comparison no longer helped anywhere in `make eval` and cost precision in the bilingual
-archive, so it went; see the README.)
+questions on German text, English questions on German text and archives of both languages
+(docs/decisions.md: why shares are no longer compared within each paragraph language).
 """
 
 from __future__ import annotations

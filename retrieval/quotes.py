@@ -23,12 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.model import Chunk, Sentence
+from index.documents import Chunk, Sentence
+from index.front_matter import article_url
 from index.verbatim import check_verbatim, collapse_whitespace
 from index.words import raw_tokens
+from retrieval.answer import Quote, Source
 from retrieval.candidates import Candidate, term_keys
 from retrieval.duplicates import repeats
-from retrieval.model import Quote, Source
 from retrieval.terms import stems, word_set
 
 
@@ -297,6 +298,7 @@ def _quote(
         score=window.score,
         focus=focus,
         also_in=_sources(chunk, copies),
+        url=article_url(raw),
     )
 
 

@@ -9,7 +9,7 @@ spanning paragraphs cites their range, and a long section heading is cut on a wo
 
 from __future__ import annotations
 
-from retrieval.model import Answer, Quote
+from retrieval.answer import Answer, Quote
 
 NOT_ANSWERED = {
     "en": "The articles don't answer this question.",
@@ -108,7 +108,9 @@ def focus_span(quote: Quote) -> tuple[int, int] | None:
 
 
 def render_quote(rank: int, quote: Quote, language: str = "en") -> str:
-    return f"[{rank}] „{quote.text}“ — {citation(quote, language)}"
+    """`[1] „quote“ — citation`, and the article's link after it when it has one."""
+    link = f" {quote.url}" if quote.url else ""
+    return f"[{rank}] „{quote.text}“ — {citation(quote, language)}{link}"
 
 
 def render_quotes(

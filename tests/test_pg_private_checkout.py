@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.pg_server import PgServer, binaries
+from tests.fakes.postgres_server import PgServer, binaries
 
 
 def private_copy_of_the_wheel(home: Path) -> Path:

@@ -1,0 +1,227 @@
+"""`make eval`: quality tables on the sample, xquad and mixed, leave-out, bilingual, republished
+archives.
+
+Every table shows the plain dense baseline (one paragraph = one passage, nearest cosine, never
+abstains) beside newsbot, measured in the same run on the same index, and newsbot with one stage
+turned off at a time, so each stage's contribution is a visible delta. The abstention model is
+fitted on the whole pipeline's evidence, so the lines without the lexical stage, the
+latent-term rerank, the translations, the sentence vectors, the long lead quote or the referents
+answer whenever there are quotes: compare them with the "- abstention" line.
+
+    python -m evaluation.suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
+
+Indexes and embeddings are cached under `.newsbot/eval/` (see `evaluation.embedding_cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from evaluation.corpora import Archive, archives, materialise
+from evaluation.embedding_cache import CachedEmbedder
+from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
+from evaluation.stages import AlwaysAnswer, KeepEveryCandidate
+from index.embedders import Embedder, load_embedder
+from index.stores.base import StoreError
+from index.stores.sqlite import IndexStore
+from index.sync import sync_index
+from retrieval.abstain import FEATURES, Abstainer
+from retrieval.answerer import Answerer
+from retrieval.candidates import HybridRetriever
+from retrieval.fusion import LexicalFusion
+from retrieval.latent_terms import LatentTermRerank
+from retrieval.quotes import QuoteSelector
+from retrieval.translations import WordTranslations
+
+Factory = Callable[[IndexStore, Embedder], object]
+
+
+def _no_long_lead() -> QuoteSelector:
+    """Every quote held to the supporting quotes' limits: what the longer lead quote adds."""
+    default = QuoteSelector()
+    return QuoteSelector(max_chars=default.support_max_chars, coverage=default.support_coverage)
+
+
+VARIANTS: dict[str, Factory] = {
+    "baseline": DenseBaseline,
+    "newsbot": lambda store, embedder: Answerer(store, embedder),
+    "- lexical": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        retriever=HybridRetriever(lexical_k=0),
+        fusion=LexicalFusion(weight=0.0),
+        quotes=QuoteSelector(lexical_weight=0.0),
+        abstainer=AlwaysAnswer(),
+    ),
+    "- sentence vectors": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        quotes=QuoteSelector(sentence_vectors=False),
+        abstainer=AlwaysAnswer(),
+    ),
+    "- abstention": lambda store, embedder: Answerer(store, embedder, abstainer=AlwaysAnswer()),
+    "- latent terms": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        latent_terms=LatentTermRerank(embedder, weight=0.0),
+        abstainer=AlwaysAnswer(),
+    ),
+    "- translations": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        retriever=HybridRetriever(translations=WordTranslations(None)),
+        abstainer=AlwaysAnswer(),
+    ),
+    "- duplicates": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        duplicates=KeepEveryCandidate(),
+    ),
+    "- long lead quote": lambda store, embedder: Answerer(
+        store, embedder, quotes=_no_long_lead(), abstainer=AlwaysAnswer()
+    ),
+    "- quantity check": lambda store, embedder: Answerer(
+        store, embedder, abstainer=Abstainer(quantity_check=False)
+    ),
+    "- referents": lambda store, embedder: Answerer(
+        store,
+        embedder,
+        quotes=QuoteSelector(referents=False),
+        abstainer=AlwaysAnswer(),
+    ),
+}
+DEFAULT_VARIANTS = (
+    "baseline",
+    "newsbot",
+    "- abstention",
+    "- quantity check",
+    "- lexical",
+    "- latent terms",
+    "- translations",
+    "- sentence vectors",
+    "- long lead quote",
+    "- referents",
+    "- duplicates",
+)
+TITLES = {
+    "sample": "(a) the five sample articles, dev sets",
+    "xquad-de": "(b) 48 German xquad articles",
+    "xquad-en": "(c) 48 English xquad articles",
+    "mixed": "(d) mixed archive: sample + xquad-de + xquad-en (101 articles)",
+    "leave-out": "(e) leave-out: 40 German xquad articles; questions on the other 8 unanswerable",
+    "bilingual": "(f) bilingual: 24 xquad topics in German, the other 24 in English",
+    "republished": "(g) republished: the 48 German xquad articles, 16 of them twice",
+}
+COLUMNS = (
+    ("n", "questions", "{:>5}"),
+    ("hit@1", "hit@1", "{:>5.2f}"),
+    ("hit@3", "hit@3", "{:>5.2f}"),
+    ("MRR", "mrr", "{:>5.2f}"),
+    ("prec", "quote_precision", "{:>5.2f}"),
+    ("chars", "quote_chars", "{:>5.0f}"),
+    ("chars@1", "first_quote_chars", "{:>7.0f}"),
+    ("q/ans", "quotes_per_answer", "{:>5.2f}"),
+    ("rep", "repeated_quotes", "{:>5.2f}"),
+    ("abst-un", "abstained_unanswerable", "{:>7.2f}"),
+    ("abst-ans", "abstained_answerable", "{:>8.2f}"),
+)
+
+
+def build_index(archive: Archive, root: Path, embedder: Embedder) -> IndexStore:
+    folder = materialise(archive, root)
+    index_dir = root / archive.name / "index"
+    try:
+        report = sync_index(folder, index_dir, embedder)
+    except StoreError:  # a cached index of an older format or model: rebuild (embeddings cached)
+        report = sync_index(folder, index_dir, embedder, rebuild=True)
+    if report.changed:
+        print(f"  indexed {archive.name}: {report.summary()}", file=sys.stderr)
+    return IndexStore.open(index_dir, embedder.model_id)
+
+
+def table(title: str, rows: list[tuple[str, str, dict]]) -> str:
+    header = f"{'questions':<24} {'system':<20} " + " ".join(
+        f"{name:>{len(fmt.format(0)) if 'd' not in fmt else 5}}" for name, _, fmt in COLUMNS
+    )
+    lines = [title, header, "-" * len(header)]
+    for set_name, system, metrics in rows:
+        cells = []
+        for _, key, fmt in COLUMNS:
+            value = metrics.get(key)
+            width = len(fmt.format(0))
+            cells.append(" " * (width - 1) + "–" if value is None else fmt.format(value))
+        lines.append(f"{set_name:<24} {system:<20} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.cache)
+    embedder = CachedEmbedder(load_embedder(args.model), root / "embeddings.sqlite")
+    chosen = [a for a in archives(Path("."), Path(args.shared), step=args.step)]
+    if args.archives:
+        chosen = [a for a in chosen if a.name in args.archives.split(",")]
+    variants = args.variants.split(",") if args.variants else list(DEFAULT_VARIANTS)
+    dump = open(args.dump, "w") if args.dump else None  # noqa: SIM115
+    out = []
+    for archive in chosen:
+        started = time.perf_counter()
+        store = build_index(archive, root, embedder)
+        rows = []
+        for question_set in archive.question_sets:
+            questions = list(question_set.questions)
+            embedder.embed_queries([q.question for q in questions])  # fill the cache in batches
+            for name in variants:
+                answerer = VARIANTS[name](store, embedder)
+                report = evaluate(answerer, questions, batch=True)
+                rows.append((question_set.name, name, report["metrics"]["all"]))
+                if dump and name == "newsbot":
+                    _dump(dump, archive.name, question_set.name, answerer, questions)
+        text = table(f"{TITLES[archive.name]} — {len(store)} passages", rows)
+        print(text + f"\n({time.perf_counter() - started:.0f} s)\n", flush=True)
+        out.append(text)
+    if dump:
+        dump.close()
+    return 0
+
+
+def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: list[Question]):
+    """Per question: the evidence features, whether it is answerable and whether it was hit."""
+    vectors = answerer.embed([q.question for q in questions])
+    for question, vector in zip(questions, vectors, strict=True):
+        answer, evidence = answerer.explain(
+            question.question, context=question.context, vector=vector
+        )
+        if evidence is None:
+            continue
+        rank = hit_rank(answer, question.gold) if question.answerable else None
+        record = {
+            "archive": archive,
+            "set": set_name,
+            "id": question.id,
+            "lang": question.lang,
+            "answerable": question.answerable,
+            "rank": rank,
+            "features": dict(zip(FEATURES, evidence.vector().tolist(), strict=True)),
+        }
+        handle.write(json.dumps(record) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.suite", description=__doc__)
+    parser.add_argument("--shared", default="../shared", help="the shared folder (xquad, eval)")
+    parser.add_argument("--cache", default=".newsbot/eval", help="indexes and embedding cache")
+    parser.add_argument("--model", default=None, help="embedding model (default: bundled)")
+    parser.add_argument("--step", type=int, default=1, help="ask every N-th question only")
+    parser.add_argument("--archives", default="", help="comma-separated subset of archives")
+    parser.add_argument("--variants", default="", help="comma-separated subset of systems")
+    parser.add_argument("--dump", default="", help="write per-question evidence (JSONL)")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
