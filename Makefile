@@ -52,12 +52,13 @@ format: $(VENV)/.installed-test
 test: lint
 	$(BIN)/python -m pytest -q
 
-# Quality tables (README "Measured quality"); indexes and embeddings are cached in .newsbot/eval.
+# Quality tables, printed and written into docs/quality.md; indexes and embeddings are cached
+# in .newsbot/eval.
 eval: $(VENV)/.installed-base
-	OMP_NUM_THREADS=1 $(BIN)/python -m evaluation.suite
+	OMP_NUM_THREADS=1 $(BIN)/python -m evaluation.suite --docs docs/quality.md
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --docs docs/scale.md
 	$(BIN)/python -m benchmarks.drop_to_answer
 	$(BIN)/python -m benchmarks.worst_files
 	$(BIN)/python -m benchmarks.scale --chunks 10000

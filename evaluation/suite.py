@@ -9,8 +9,11 @@ latent-term rerank, the translations, the sentence vectors, the long lead quote 
 answer whenever there are quotes: compare them with the "- abstention" line.
 
     python -m evaluation.suite [--step N] [--archives a,b] [--variants a,b] [--dump F]
+                               [--docs docs/quality.md]
 
 Indexes and embeddings are cached under `.newsbot/eval/` (see `evaluation.embedding_cache`).
+With `--docs` (as `make eval` runs it) a full run also writes its tables into that page, between
+its `make eval` markers (`evaluation.markers`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from evaluation.corpora import Archive, archives, materialise
 from evaluation.embedding_cache import CachedEmbedder
+from evaluation.markers import MarkerError, check_block, write_block
 from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
 from evaluation.stages import AlwaysAnswer, KeepEveryCandidate
 from index.embedders import Embedder, load_embedder
@@ -108,6 +112,7 @@ DEFAULT_VARIANTS = (
     "- referents",
     "- duplicates",
 )
+DOCS_BLOCK = "make eval"  # docs/quality.md's markers: <!-- make eval: begin --> … end
 TITLES = {
     "sample": "(a) the five sample articles, dev sets",
     "xquad-de": "(b) 48 German xquad articles",
@@ -186,7 +191,16 @@ def run(args: argparse.Namespace) -> int:
         out.append(text)
     if dump:
         dump.close()
+    if args.docs:
+        write_block(Path(args.docs), DOCS_BLOCK, docs_block(out))
+        print(f"tables written to {args.docs}", file=sys.stderr)
     return 0
+
+
+def docs_block(tables: list[str]) -> str:
+    """The tables as the docs page shows them: as printed, without the timings, in one code
+    block, so a run that measures the same figures leaves the page unchanged."""
+    return "```\n" + "\n\n".join(tables) + "\n```"
 
 
 def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: list[Question]):
@@ -220,7 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archives", default="", help="comma-separated subset of archives")
     parser.add_argument("--variants", default="", help="comma-separated subset of systems")
     parser.add_argument("--dump", default="", help="write per-question evidence (JSONL)")
-    return run(parser.parse_args(argv))
+    parser.add_argument(
+        "--docs", default="", help="write the tables between this page's make eval markers"
+    )
+    args = parser.parse_args(argv)
+    if args.docs and (args.archives or args.variants or args.step != 1 or args.model):
+        parser.error("--docs takes a full run: no --archives, --variants, --step or --model")
+    if args.docs:  # fail before the run, not after it
+        try:
+            check_block(Path(args.docs), DOCS_BLOCK)
+        except MarkerError as error:
+            parser.error(f"--docs {args.docs}: {error}")
+    return run(args)
 
 
 if __name__ == "__main__":
