@@ -264,16 +264,25 @@ class PostgresFeedState:
         self.location = location
         self._lock = threading.Lock()
         # rides out a restart like every read of the index (then StoreUnavailableError)
-        self._connection = retrying(location, self._connect)
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(hashtext('newsbot_feeds_schema'))")
-            for statement in filter(str.strip, _PG_SCHEMA.split(";")):
-                self._db.execute(statement)
+        self._connection = retrying(location, self._open)
 
     def _connect(self):
         from index.stores.postgres import connect
 
         return connect(self.location, vectors=False)
+
+    def _open(self):
+        """A connection, with the tables created if missing (a lost one raises, retried)."""
+        connection = self._connect()
+        try:
+            with connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(hashtext('newsbot_feeds_schema'))")
+                for statement in filter(str.strip, _PG_SCHEMA.split(";")):
+                    connection.execute(statement)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     @property
     def _db(self):
