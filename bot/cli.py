@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.questions import MAX_QUESTION_CHARS, question_problem
@@ -104,23 +105,35 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import open_answerer
+    """Each question (the argument, or each line of standard input as it arrives) gets its
+    answer from the newest generation at once, so another program can use `ask` as a
+    co-process. A question the index cannot be reached for (a database outage outlasting
+    the retries) gets an error line, and the next question is answered: exit 1 at the end."""
+    from bot.runtime import CurrentAnswerer
     from retrieval.render import render_plain
 
     if args.top < 1:
         print("newsbot: --top must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    answerer = open_answerer(settings, load_embedder(settings.embedding_model))
-    coverage = answerer.coverage()
-    questions = [args.question] if args.question is not None else _stdin_questions()
-    for question in questions:
+    answerer = CurrentAnswerer(settings, load_embedder(settings.embedding_model))
+    one = args.question is not None
+    failed = 0
+    for question in [args.question] if one else _stdin_questions():
         problem = question_problem(question)
+        error = None
         if problem is not None:  # the rule of every front end: not searched
             answer = Answer(question, False, (), "en")
             text = problem_text(problem, question)
         else:
-            answer = answerer.answer(question, top=args.top)
-            text = render_plain(answer)
+            try:
+                answer = answerer.answer(question, top=args.top)
+                text = render_plain(answer)
+            except StoreError as exc:
+                failed += 1
+                error = str(exc)
+                answer = Answer(question, False, (), "en")
+                text = f"No answer: {error}"
+                print(f"newsbot: {error}", file=sys.stderr, flush=True)
         if args.json:
             payload = {
                 "question": answer.question,
@@ -129,12 +142,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 "quotes": [q.to_json() for q in answer.quotes],
                 "timing_ms": {k: round(v, 2) for k, v in answer.timing_ms.items()},
                 "window": answer.window.to_json() if answer.window else None,
-                "coverage": coverage.to_json(),
+                "coverage": answer.coverage.to_json() if answer.coverage else None,
             }
+            if error is not None:
+                payload["error"] = error
             print(json.dumps(payload, ensure_ascii=False), flush=True)
-        else:
-            print(text, end="\n\n" if len(questions) > 1 else "\n", flush=True)
-    return EXIT_OK
+        elif error is None:
+            print(text, end="\n" if one else "\n\n", flush=True)
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def problem_text(problem: str, question: str) -> str:
@@ -146,8 +161,16 @@ def problem_text(problem: str, question: str) -> str:
     return "Please write your question in words."
 
 
-def _stdin_questions() -> list[str]:
-    return [line.strip() for line in sys.stdin if line.strip()]
+def _stdin_questions() -> Iterator[str]:
+    """Each non-empty line of standard input as it arrives (not all of it first). Bytes that
+    are not UTF-8 are replaced (U+FFFD), so one bad line cannot end the batch."""
+    stdin = sys.stdin
+    reconfigure = getattr(stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8", errors="replace")
+    while line := stdin.readline():
+        if line.strip():
+            yield line.strip()
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,10 +15,14 @@ from retrieval.render import shorten
 
 MAX_QUESTION_CHARS = 500
 EXAMPLE_TITLE_CHARS = 60
+# Longer than any word in use in either language (German compounds in official use reach 63
+# letters; the German-English dictionary's longest is 45, the longest in the 3,770 dev and xquad
+# questions 31): a run of letters beyond it is not a word, whatever it is made of.
+MAX_WORD_CHARS = 64
 
 Problem = Literal["too_long", "no_words"]
 
-_HAS_WORD = re.compile(r"[^\W_]", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 # Used when the index has no titled article yet: they name no topic at all.
 NEUTRAL_EXAMPLE = {
@@ -36,10 +40,11 @@ FOLLOW_UP_EXAMPLE = {
 
 
 def question_problem(question: str) -> Problem | None:
-    """Why `question` is not searched: too long, or no word in it; None when it is fine."""
+    """Why `question` is not searched: too long, or no word in it (no run of letters or
+    digits, or only runs too long to be words: 499 × "x"); None when it is fine."""
     if len(question) > MAX_QUESTION_CHARS:
         return "too_long"
-    if not _HAS_WORD.search(question):
+    if not any(len(word) <= MAX_WORD_CHARS for word in _WORD.findall(question)):
         return "no_words"
     return None
 

@@ -23,8 +23,10 @@ from bot.log_filters import filter_installed
 from bot.settings import Settings
 from index import embedders
 from index.embedders import Embedder
-from index.stores import open_store
+from index.stores import live_generation, open_store
+from index.stores.base import StoreError
 from index.sync import ProgressCallback, SyncReport, sync_index
+from retrieval.answer import Answer
 from retrieval.answerer import Answerer
 from retrieval.candidates import HybridRetriever
 from retrieval.live import LiveIndex
@@ -54,6 +56,47 @@ def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex
         candidates=settings.candidates,
         today=settings.today,
     )
+
+
+class CurrentAnswerer:
+    """Answers each question from the newest published generation, as the bot does: before a
+    question one small read (`live_generation`) and, when another process published since,
+    the new snapshot (a long-running `newsbot ask` otherwise answers from the generation it
+    started with for ever). The model, word translations and caches are kept across
+    snapshots."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.location = settings.index_location
+        self._answerer = open_answerer(settings, embedder)
+
+    @property
+    def generation(self) -> int:
+        return self._answerer.store.generation
+
+    def current(self) -> Answerer:
+        """The answerer of the live generation; the snapshot we have when the index cannot
+        be read right now (the question then fails, or succeeds, on its own)."""
+        answerer = self._answerer
+        try:
+            if live_generation(self.location) == answerer.store.generation:
+                return answerer
+            store = open_store(self.location, answerer.embedder.model_id)
+        except StoreError as exc:
+            logging.getLogger(__name__).info("keeping the current snapshot: %s", exc)
+            return answerer
+        self._answerer = Answerer(
+            store,
+            answerer.embedder,
+            retriever=answerer.retriever,
+            sentences=answerer.sentences,
+            latent_terms=answerer.latent_terms,
+            today=answerer.today,
+        )
+        answerer.store.close()  # one question at a time: nothing reads the old one now
+        return self._answerer
+
+    def answer(self, question: str, *, top: int = 5) -> Answer:
+        return self.current().answer(question, top=top)
 
 
 def user_cache_dir() -> Path:

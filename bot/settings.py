@@ -6,10 +6,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from index.stores import POSTGRESQL_SCHEMES
+from index.stores import POSTGRESQL_SCHEMES, redacted, url_problem
 from retrieval.translations import DING
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -85,6 +85,10 @@ class Settings(BaseSettings):
                 "NEWSBOT_STORE: expected a postgresql://… URL, or nothing for the embedded "
                 "index in NEWSBOT_INDEX_DIR"
             )
+        if value:  # the password never shows, not even when it is the part that is wrong
+            problem = url_problem(value)
+            if problem is not None:
+                raise ValueError(f"NEWSBOT_STORE: {problem} ({redacted(value)})")
         return value
 
     @property
@@ -98,9 +102,23 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class SettingsError(ValueError):
+    """Settings that cannot be used: each problem in one line, without the input value that
+    pydantic appends (it may be a password or a token)."""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings with command-line options (non-None `overrides`) winning over the environment."""
-    settings = Settings()
+    """Settings with command-line options (non-None `overrides`) winning over the environment.
+    Raises `SettingsError`."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            message = str(error["msg"]).removeprefix("Value error, ")
+            name = ".".join(map(str, error["loc"]))
+            problems.append(message if message.startswith(name) else f"{name}: {message}")
+        raise SettingsError("; ".join(problems)) from None
     changes = {k: v for k, v in overrides.items() if v is not None}
     if "index_dir" in changes and "store" not in changes:
         changes["store"] = ""  # `--index DIR` wins over NEWSBOT_STORE too

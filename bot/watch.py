@@ -447,9 +447,11 @@ def _call_safely(callback: Callable[..., object], *args: object) -> None:
 
 
 def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int:
-    """Sync, then keep syncing on changes until Ctrl-C/SIGTERM (or `stop` is set); exit 0."""
+    """Sync, then keep syncing on changes until Ctrl-C/SIGTERM (or `stop` is set); exit 0.
+    Exit 1 when the index's indexer lock was lost to another process (a database restart)."""
     stop = stop or threading.Event()
-    with service_lock(settings.index_location), _sigterm_as_interrupt():
+    lock = service_lock(settings.index_location, on_lost=lambda error: stop.set())
+    with lock, _sigterm_as_interrupt():
         live = open_live(settings)
         watcher = ArticleWatcher(
             settings.articles_dir,
@@ -477,6 +479,9 @@ def run_watch(settings: Settings, *, stop: threading.Event | None = None) -> int
             if feeds is not None:
                 feeds.stop()
             _stop_watcher(watcher)
+    if lock.lost is not None:  # another indexer holds the index now: not two at once
+        _say(str(lock.lost))
+        return 1
     return 0
 
 

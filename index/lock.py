@@ -89,6 +89,7 @@ class ServiceLock(WriterLock):
     """
 
     file_name = SERVICE_LOCK_NAME
+    lost: IndexLockedError | None = None  # a `flock` is never lost (see index.stores.postgres)
 
     def _locked_error(self, owner: str) -> IndexLockedError:
         return ServiceLockedError(

@@ -332,9 +332,16 @@ async def start_watching(application: Application, on_synced: SyncedHook | None 
     """
     state: BotState = application.bot_data
     settings, live = state.settings, state.live
-    lock = service_lock(settings.index_location)
-    lock.acquire()
     loop = asyncio.get_running_loop()
+
+    def lost(error: Exception) -> None:  # in the lock's thread: another process syncs now
+        log.error("%s; answering from what it publishes", error)
+        for keeper in (state.feed_polling, state.watcher):
+            if keeper is not None:
+                keeper.stop()
+
+    lock = service_lock(settings.index_location, on_lost=lost)
+    lock.acquire()
 
     def synced(report: SyncReport) -> None:  # in the watcher's thread
         log.info("articles synced: %s", report.summary())

@@ -59,7 +59,7 @@ from bot.telegram.texts import COMMANDS, text, user_language
 from bot.telegram.time import on_latest
 from index.lock import ServiceLockedError
 from index.stores import is_postgresql
-from index.stores.base import IndexMissingError
+from index.stores.base import IndexMissingError, StoreError
 from retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ async def on_error(update: object, context: Context) -> None:
 
     Network trouble is one line, no traceback, and no "sorry" message: a reply whose outcome
     is unknown may have arrived, and while Telegram is unreachable a second message would not
-    get through either. PTB's polling retries on its own.
+    get through either. PTB's polling retries on its own. An index that cannot be read (the
+    database is down) is one line too, and the user is told.
     """
     error = context.error
     if error is not None and is_network_trouble(error):
@@ -217,7 +218,10 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, Conflict):
         log.error("another bot instance polls with this token (%s)", describe(error))
         return
-    log.error("failed to handle an update", exc_info=error)
+    if isinstance(error, StoreError):  # a database outage, a damaged index: said in full
+        log.error("could not answer: %s", error)
+    else:
+        log.error("failed to handle an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     sorry = text("error", user_language(update))

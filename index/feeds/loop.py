@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from index.feeds.poller import FeedPoller, RoundReport
+from index.stores.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ class FeedLoop:
                     if self.on_round is not None:
                         self.on_round(report)
                 due = self.poller.next_due()
-            except Exception:  # a bug or a database outage must not end polling for good
+            except StoreError as exc:  # a database outage: its message says it all
+                log.warning("feed polling failed: %s; trying again", exc)
+                due = None
+            except Exception:  # a bug must not end polling for good
                 log.exception("feed polling failed; trying again")
                 due = None
             wait = self.check_seconds

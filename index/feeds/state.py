@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from index.stores.postgres import _reported
+
 STATE_FILE = "feeds.sqlite"
 
 
@@ -256,14 +258,43 @@ class PostgresFeedState:
     def __init__(self, location: str) -> None:
         import psycopg
 
-        self._psycopg = psycopg
-        self._lock = threading.Lock()
-        self._db = psycopg.connect(location, autocommit=True, connect_timeout=10)
-        with self._db.transaction():
-            self._db.execute("SELECT pg_advisory_xact_lock(hashtext('newsbot_feeds_schema'))")
-            for statement in filter(str.strip, _PG_SCHEMA.split(";")):
-                self._db.execute(statement)
+        from index.stores.postgres import retrying
 
+        self._psycopg = psycopg
+        self.location = location
+        self._lock = threading.Lock()
+        # rides out a restart like every read of the index (then StoreUnavailableError)
+        self._connection = retrying(location, self._open)
+
+    def _connect(self):
+        from index.stores.postgres import connect
+
+        return connect(self.location, vectors=False)
+
+    def _open(self):
+        """A connection, with the tables created if missing (a lost one raises, retried)."""
+        connection = self._connect()
+        try:
+            with connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(hashtext('newsbot_feeds_schema'))")
+                for statement in filter(str.strip, _PG_SCHEMA.split(";")):
+                    connection.execute(statement)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    @property
+    def _db(self):
+        """The connection; a new one when a restart or an outage broke the last (the call
+        that found it broken failed with `StoreUnavailableError`, the next one works)."""
+        if self._connection.closed:
+            from index.stores.postgres import retrying
+
+            self._connection = retrying(self.location, self._connect, seconds=0)
+        return self._connection
+
+    @_reported
     def add_feed(self, url: str) -> Feed:
         with self._lock:
             row = self._db.execute(
@@ -275,6 +306,7 @@ class PostgresFeedState:
                 raise FeedExistsError(f"already subscribed: {url}")
             return self._feed("WHERE id = %s", row[0])[0]
 
+    @_reported
     def remove_feed(self, feed_id: int) -> Feed:
         with self._lock:
             found = self._feed("WHERE id = %s", feed_id)
@@ -283,10 +315,12 @@ class PostgresFeedState:
             self._db.execute("DELETE FROM newsbot_feeds WHERE id = %s", (feed_id,))
             return found[0]
 
+    @_reported
     def feeds(self) -> list[Feed]:
         with self._lock:
             return self._feed("ORDER BY id")
 
+    @_reported
     def update_feed(self, feed: Feed) -> None:
         columns = [c for c in _FEED_COLUMNS if c not in ("id", "url", "added")]
         with self._lock:
@@ -295,6 +329,7 @@ class PostgresFeedState:
                 [getattr(feed, c) for c in columns] + [feed.id],
             )
 
+    @_reported
     def story(self, keys: Iterable[str]) -> Story | None:
         with self._lock:
             for key in keys:
@@ -307,6 +342,7 @@ class PostgresFeedState:
                     return Story(*row)
         return None
 
+    @_reported
     def signature(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute(
@@ -314,6 +350,7 @@ class PostgresFeedState:
             ).fetchone()
         return row[0] if row else None
 
+    @_reported
     def save_story(self, story: Story, keys: dict[str, str | None]) -> None:
         with self._lock, self._db.transaction():
             self._db.execute(
@@ -332,7 +369,7 @@ class PostgresFeedState:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._connection.close()
 
     def _feed(self, where: str, *params: object) -> list[Feed]:
         rows = self._db.execute(

@@ -10,7 +10,8 @@ front ends) opens stores through the functions here and sees only `StoreReader` 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -19,6 +20,63 @@ from index.stores.base import ArticleState, Manifest, StoreError, StoreReader, S
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 Location = Path | str  # a folder, or a postgresql:// URL
+
+
+def redacted(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` parameter) as `***`."""
+    scheme = next((s for s in POSTGRESQL_SCHEMES if url.startswith(s)), "")
+    address, question, query = url[len(scheme) :].partition("?")
+    user_info, at, host = address.rpartition("@")  # a password may hold a raw "@" or "/"
+    if at and ":" in user_info:
+        address = f"{user_info.split(':', 1)[0]}:***@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", query)
+    return f"{scheme}{address}{question}{query}"
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a `postgresql://` URL, in a sentence that never shows its password
+    (which may be the very part that is wrong); None when libpq can read it."""
+    scheme = next((s for s in POSTGRESQL_SCHEMES if url.startswith(s)), None)
+    if scheme is None:
+        return "expected a postgresql://… URL"
+    address = url[len(scheme) :].partition("?")[0]
+    user_info, at, rest = address.rpartition("@")
+    host_port = rest.partition("/")[0]
+    parts = {"the password": user_info.partition(":")[2] if at else ""}
+    parts["the user name"] = user_info.partition(":")[0] if at else ""
+    parts["the host"] = host_port
+    parts["the database name or options"] = rest.partition("/")[2] + url.partition("?")[2]
+    if "@" in user_info:  # libpq ends the user part at the first "@"
+        return "the user name or password contains an @; write it as %40"
+    for part, text in parts.items():
+        if re.search(r"\s", text):
+            return f"{part} contains a space or other blank; write a space as %20"
+        if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+            return f"{part} contains a % not followed by two hex digits; write a % as %25"
+    for one_host in host_port.split(","):  # libpq accepts host1:port1,host2:port2
+        port = one_host.rpartition("]")[2].partition(":")[2] if one_host else ""
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"the port {port!r} is not a number from 1 to 65535"
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return None  # opening the store says what to install
+    try:
+        conninfo_to_dict(url)
+    except Exception as exc:  # libpq's message may quote any part: the password goes
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        secret = parts["the password"]
+        for piece in {secret, *re.split(r"[@:/]", secret)} - {""}:
+            detail = detail.replace(piece, "***")
+        return f"libpq cannot read it: {detail}"
+    return None
+
+
+def check_url(url: str) -> None:
+    """Raise `ValueError` naming what is wrong with a `postgresql://` URL, password hidden."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{problem} ({redacted(url)})")
 
 
 def is_postgresql(location: object) -> bool:
@@ -112,10 +170,16 @@ def writer_lock(location: Location, *, wait_seconds: float = 0.0) -> AbstractCon
     return WriterLock(Path(location), wait_seconds=wait_seconds)
 
 
-def service_lock(location: Location) -> AbstractContextManager:
-    """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index."""
+def service_lock(
+    location: Location, *, on_lost: Callable[[Exception], object] | None = None
+) -> AbstractContextManager:
+    """Held for the life of `newsbot watch` / `newsbot telegram`: one indexer per index.
+
+    PostgreSQL's lock lives on a connection: when a restart drops it and another process
+    takes it before this one can take it again, the lock's `lost` is set and `on_lost(error)`
+    called (from a thread of the lock's). A `flock` is never lost."""
     if is_postgresql(location):
-        return _pg().PgServiceLock(str(location))
+        return _pg().PgServiceLock(str(location), on_lost=on_lost)
     from index.lock import ServiceLock
 
     return ServiceLock(Path(location))

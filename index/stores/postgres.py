@@ -85,6 +85,22 @@ class StoreUnavailableError(StoreError):
     """The PostgreSQL server cannot be reached (yet)."""
 
 
+class StoreRefusedError(StoreError):
+    """The server answered and refused the login (password, user, database, pg_hba.conf):
+    asking again will not help, so it is never retried."""
+
+
+# What libpq says when the server turns a login away (a connection failure has no SQLSTATE
+# in psycopg): wrong password, unknown role or database, no pg_hba.conf line for us.
+_REFUSALS = (
+    "authentication failed",
+    "no password supplied",
+    "pg_hba.conf",
+    "does not exist",
+    "not permitted to log in",
+)
+
+
 # --- connections --------------------------------------------------------------------------
 
 
@@ -126,12 +142,26 @@ def connect(location: str, *, autocommit: bool = True, vectors: bool = True):
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
+    from index.stores import redacted, url_problem
+
+    problem = url_problem(location)  # libpq's own message would quote the password
+    if problem is not None:
+        raise StoreError(f"cannot use the index URL {redacted(location)}: {problem}")
     extra: dict[str, object] = {
         "application_name": f"newsbot pid {os.getpid()} on {socket.gethostname()}"[:63]
     }
     if "connect_timeout" not in conninfo_to_dict(location):
         extra["connect_timeout"] = CONNECT_TIMEOUT
-    connection = psycopg.connect(location, autocommit=True, **extra)
+    try:
+        connection = psycopg.connect(location, autocommit=True, **extra)
+    except psycopg.OperationalError as exc:
+        if any(refusal in str(exc) for refusal in _REFUSALS):
+            detail = str(exc).strip().splitlines()[-1].split("FATAL:")[-1].strip()
+            raise StoreRefusedError(
+                f"the PostgreSQL server at {describe(location)} refused the login: {detail} "
+                "(check the user, password and database in NEWSBOT_STORE)"
+            ) from None
+        raise
     try:
         connection.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
         # keep scanning the graph past rows the snapshot filter drops (pgvector >= 0.8)
@@ -168,8 +198,12 @@ def _lost(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _unavailable(location: str, exc: BaseException) -> StoreUnavailableError:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    detail = _first_line(exc)
     return StoreUnavailableError(
         f"cannot reach the index at {describe(location)}: {detail} (is the PostgreSQL server "
         "running? newsbot retries when asked again)"
@@ -806,28 +840,45 @@ class _AdvisoryLock:
         self._connection = None
 
     def acquire(self) -> None:
+        connection = self._connect()
         try:
-            connection = connect(self.location, vectors=False)
+            key = self._key(connection)
+            deadline = time.monotonic() + self.wait_seconds
+            while not self._try(connection, key):
+                if time.monotonic() >= deadline:
+                    raise self._locked_error(self._owner(connection, key))
+                time.sleep(0.1)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def _connect(self):
+        try:
+            return connect(self.location, vectors=False)
         except Exception as exc:
             if _lost(exc):
                 raise _unavailable(self.location, exc) from None
             raise
-        key = (_namespace(_schema_exists(connection), self.kind), 0)
-        deadline = time.monotonic() + self.wait_seconds
-        while not connection.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0]:
-            if time.monotonic() >= deadline:
-                owner = connection.execute(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
-                    "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND "
-                    "l.database = (SELECT oid FROM pg_database WHERE datname = "
-                    "current_database()) AND l.classid = %s AND l.objid = %s AND "
-                    "l.objsubid = 2",
-                    key,
-                ).fetchone()
-                connection.close()
-                raise self._locked_error(owner[0] if owner else "unknown")
-            time.sleep(0.1)
-        self._connection = connection
+
+    def _key(self, connection) -> tuple[int, int]:
+        return (_namespace(_schema_exists(connection), self.kind), 0)
+
+    @staticmethod
+    def _try(connection, key: tuple[int, int]) -> bool:
+        return bool(connection.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()[0])
+
+    @staticmethod
+    def _owner(connection, key: tuple[int, int]) -> str:
+        owner = connection.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+            "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND "
+            "l.database = (SELECT oid FROM pg_database WHERE datname = "
+            "current_database()) AND l.classid = %s AND l.objid = %s AND "
+            "l.objsubid = 2",
+            key,
+        ).fetchone()
+        return owner[0] if owner else "unknown"
 
     def _locked_error(self, owner: str) -> IndexLockedError:
         return IndexLockedError(
@@ -853,9 +904,33 @@ class PgWriterLock(_AdvisoryLock):
 
 
 class PgServiceLock(_AdvisoryLock):
-    """Held by `newsbot watch` / `newsbot telegram` for their whole life: one indexer."""
+    """Held by `newsbot watch` / `newsbot telegram` for their whole life: one indexer.
+
+    The lock lives on its connection, so a server restart drops it silently. A keeper thread
+    looks at the connection every `check_seconds`; when it died, the keeper takes the lock
+    again on a new one as soon as the server answers, or, when another process took it
+    meanwhile, sets `lost` and calls `on_lost(error)`: the holder must stop syncing.
+    """
 
     kind = "service"
+    check_seconds = 2.0
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        wait_seconds: float = 0.0,
+        on_lost: Callable[[IndexLockedError], object] | None = None,
+        check_seconds: float | None = None,
+    ) -> None:
+        super().__init__(location, wait_seconds=wait_seconds)
+        self.on_lost = on_lost
+        if check_seconds is not None:
+            self.check_seconds = check_seconds
+        self.lost: IndexLockedError | None = None  # set when another process took the lock
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self._checking = threading.Lock()  # the keeper and a caller of `check` take turns
 
     def _locked_error(self, owner: str) -> IndexLockedError:
         return ServiceLockedError(
@@ -863,6 +938,86 @@ class PgServiceLock(_AdvisoryLock):
             f"newsbot process ({owner}, `newsbot watch` or `newsbot telegram`); stop it first "
             "or use another index"
         )
+
+    def acquire(self) -> None:
+        super().acquire()
+        self.lost = None
+        self._stop.clear()
+        self._keeper = threading.Thread(target=self._keep, name="service-lock", daemon=True)
+        self._keeper.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join()
+        with self._checking:
+            super().release()
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            try:
+                if not self.check():
+                    return
+            except Exception:  # a bug here must not end the watch over the lock
+                log.exception("checking the indexer lock failed; checking again later")
+
+    def check(self) -> bool:
+        """Is the lock still ours? A dead connection is replaced and the lock taken again
+        (waiting, while the server is unreachable, until it answers or the lock is
+        released); False when another process holds it now (then `lost` says so)."""
+        with self._checking:
+            if self.lost is not None:
+                return False
+            if self._connection is None:
+                return True  # released
+            try:
+                self._connection.execute("SELECT 1")
+                return True
+            except Exception as exc:
+                if not _lost(exc):
+                    raise
+                detail = _first_line(exc)
+            self._connection.close()
+            log.warning(
+                "the connection holding the indexer lock of %s was lost (%s); taking the lock "
+                "again",
+                describe(self.location),
+                detail,
+            )
+            delay = 0.1
+            while not self._stop.is_set():
+                try:
+                    connection = self._connect()
+                except StoreError:  # down, or (a restart with new settings) refusing us
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                try:
+                    key = self._key(connection)
+                    if self._try(connection, key):
+                        self._connection = connection
+                        log.warning("took the indexer lock of %s again", describe(self.location))
+                        return True
+                    owner = self._owner(connection, key)
+                except Exception as exc:
+                    connection.close()
+                    if not _lost(exc):
+                        raise
+                    continue
+                connection.close()
+                self.lost = ServiceLockedError(
+                    f"lost the indexer lock of {describe(self.location)}: the database "
+                    f"connection dropped and another newsbot process ({owner}) took the lock "
+                    "meanwhile; this process stops keeping the index in sync"
+                )
+                break
+        if self.lost is not None and self.on_lost is not None:
+            try:
+                self.on_lost(self.lost)
+            except Exception:
+                log.exception("handling the lost indexer lock failed")
+        return self.lost is None
 
 
 def _reported(method: Callable) -> Callable:

