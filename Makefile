@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.scale --chunks 100000 --writer
 	OMP_NUM_THREADS=1 $(BIN)/python -m benchmarks.scale_million --questions 60
 	$(BIN)/python -m benchmarks.scale_threads
+	$(BIN)/python -m benchmarks.time_window --articles 10000
 	$(BIN)/python -m benchmarks.feeds
 
 clean:

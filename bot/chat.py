@@ -28,8 +28,17 @@ from bot.questions import (
 from bot.settings import Settings
 from index.stores.base import IndexMissingError
 from retrieval.answer import Answer, Quote
+from retrieval.latest import by_date, latest
 from retrieval.live import IndexChange, LiveIndex
-from retrieval.render import citation, focus_span, not_answered, render_quotes
+from retrieval.render import (
+    citation,
+    coverage_line,
+    focus_span,
+    render_latest,
+    render_quotes,
+    time_note,
+    unanswered,
+)
 
 QUOTES_PER_PAGE = 3
 QUOTES_PER_QUESTION = 10
@@ -40,7 +49,8 @@ Ask a question about the articles, in English or German; I answer with verbatim 
 A short follow-up ("{follow_up_example("en")}") uses your previous question as context.
 New and changed articles are picked up while the chat runs.
   /more     the next quotes of the last answer
-  /sources  the indexed articles
+  /sources  the indexed articles, newest first
+  /latest   the newest articles (/latest TOPIC: on a topic)
   /new      start a new topic (forget the previous question)
   /help     this help
   /quit     leave (Ctrl-D works too)"""
@@ -117,6 +127,12 @@ class ChatSession:
         elif command == "/sources":
             self.follow_index()
             self.out.sources(self.live)
+        elif command == "/latest":
+            self.follow_index()
+            topic = text[len(command) :].strip() or None
+            answerer = self.live.answerer
+            found = latest(answerer.store, topic, QUOTES_PER_PAGE + 2, answerer=answerer)
+            self.out.notice(render_latest(found, "en"))
         elif command == "/more":
             self.more()
         elif command in ("/new", "/start", "/reset"):
@@ -137,8 +153,10 @@ class ChatOutput:
     def answer(self, answer: Answer, *, first: int) -> None:
         if answer.answered:
             text = render_quotes(answer.quotes, first_rank=first + 1, language=answer.language)
+            if note := time_note(answer):
+                text += "\n" + note
         else:
-            text = not_answered(answer.language, sources_hint=True)
+            text = unanswered(answer, sources_hint=True)
         self._write(text)
 
     def notice(self, text: str) -> None:
@@ -148,10 +166,11 @@ class ChatOutput:
         self.notice(f"Index updated: {change.summary()}.")
 
     def sources(self, live: LiveIndex) -> None:
-        articles = live.articles()
-        lines = [f"{len(articles)} articles:"]
+        articles = by_date(live.articles())
+        lines = [coverage_line(live.coverage(), "en") + ", newest first:"]
         lines += [
-            f"- {a.title or '(untitled)'} — {a.date or 'no date'} — {a.path}" for a in articles
+            f"- {a.title or '(untitled)'} — {(a.date or 'no date')[:10]} — {a.path}"
+            for a in articles
         ]
         self._write("\n".join(lines))
 
@@ -169,7 +188,7 @@ class RichChatOutput(ChatOutput):
 
     def answer(self, answer: Answer, *, first: int) -> None:
         if not answer.answered:
-            message = not_answered(answer.language, sources_hint=True)
+            message = unanswered(answer, sources_hint=True)
             self.console.print(Text(message, style="yellow"), end="\n\n")
             return
         for rank, quote in enumerate(answer.quotes, start=first + 1):
@@ -180,6 +199,8 @@ class RichChatOutput(ChatOutput):
             if quote.url:  # a terminal that knows hyperlinks makes it clickable
                 block.append(f"\n    {quote.url}", style=f"dim link {quote.url}")
             self.console.print(block, end="\n\n")
+        if note := time_note(answer):
+            self.console.print(Text(note, style="dim"), end="\n\n")
 
     def index_changed(self, change: IndexChange) -> None:
         self.console.print(Text(f"Index updated: {change.summary()}.", style="green"), end="\n\n")
@@ -188,12 +209,14 @@ class RichChatOutput(ChatOutput):
         self.console.print(Text(text, style="dim"), end="\n\n")
 
     def sources(self, live: LiveIndex) -> None:
-        table = Table(title=f"{len(live.articles())} articles", title_justify="left")
+        table = Table(
+            title=coverage_line(live.coverage(), "en") + ", newest first", title_justify="left"
+        )
         table.add_column("title")
         table.add_column("date", style="dim")
         table.add_column("file", style="dim")
-        for article in live.articles():
-            table.add_row(article.title or "(untitled)", article.date or "", article.path)
+        for article in by_date(live.articles()):
+            table.add_row(article.title or "(untitled)", (article.date or "")[:10], article.path)
         self.console.print(table)
         self.console.print()
 
@@ -229,8 +252,9 @@ def run_chat(
     if on_terminal:
         articles = live.articles()
         out.notice(
-            f"newsbot chat — {len(articles)} articles. Ask a question in English or German, "
-            f"for example: {example_question(articles, 'en')}\n/help lists the commands."
+            f"newsbot chat — {coverage_line(live.coverage(), 'en')}. Ask a question in English "
+            f"or German, for example: {example_question(articles, 'en')}\n"
+            "/help lists the commands."
         )
         lines = _terminal_lines(_history_path(settings))
     else:

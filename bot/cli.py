@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     with_dirs(commands.add_parser("chat", help="interactive chat in the terminal"))
 
+    with_dirs(commands.add_parser("sources", help="the indexed articles, newest first"))
+    latest = with_dirs(commands.add_parser("latest", help="the newest articles, on a topic"))
+    latest.add_argument("topic", nargs="*", help="a topic (words); omit for all articles")
+    latest.add_argument("--top", type=int, default=5, help="at most N articles (default 5)")
+
     evaluate = with_dirs(commands.add_parser("eval", help="score answers against a gold file"))
     evaluate.add_argument("file", type=Path, help="questions in the shared/eval JSONL format")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
@@ -136,6 +141,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 "text": text,
                 "quotes": [q.to_json() for q in answer.quotes],
                 "timing_ms": {k: round(v, 2) for k, v in answer.timing_ms.items()},
+                "window": answer.window.to_json() if answer.window else None,
+                "coverage": answer.coverage.to_json() if answer.coverage else None,
             }
             if error is not None:
                 payload["error"] = error
@@ -182,6 +189,41 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    """The articles newest first with their dates, under a line with the archive's span."""
+    from index.stores import open_store
+    from retrieval.latest import by_date
+    from retrieval.render import coverage_line
+
+    store = open_store(settings.index_location)
+    records = by_date(store.articles())
+    print(coverage_line(store.coverage(), "en"))
+    for record in records:
+        title = " ".join((record.title or "").split()) or record.path
+        print(f"{(record.date or '')[:10]:<10}  {title}  ({record.path})")
+    return EXIT_OK
+
+
+def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
+    """The newest articles (title, date, lead quote), on a topic when one is given."""
+    from bot.runtime import open_answerer
+    from index.stores import open_store
+    from retrieval.latest import latest
+    from retrieval.render import render_latest
+
+    if args.top < 1:
+        print("newsbot: --top must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    topic = " ".join(args.topic).strip() or None
+    if topic:
+        answerer = open_answerer(settings, load_embedder(settings.embedding_model))
+        found = latest(answerer.store, topic, args.top, answerer=answerer)
+    else:
+        found = latest(open_store(settings.index_location), None, args.top)
+    print(render_latest(found, "en"))
+    return EXIT_OK
+
+
 def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import skips_reported_once
     from bot.watch import run_watch
@@ -224,6 +266,8 @@ COMMANDS = {
     "index": cmd_index,
     "ask": cmd_ask,
     "chat": cmd_chat,
+    "sources": cmd_sources,
+    "latest": cmd_latest,
     "eval": cmd_eval,
     "watch": cmd_watch,
     "telegram": cmd_telegram,

@@ -41,7 +41,7 @@ def open_answerer(settings: Settings, embedder: Embedder | None = None) -> Answe
     retriever = HybridRetriever(
         dense_k=settings.candidates, lexical_k=settings.candidates, translations=translations
     )
-    return Answerer(store, embedder, retriever=retriever)
+    return Answerer(store, embedder, retriever=retriever, today=settings.today)
 
 
 def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex:
@@ -54,6 +54,7 @@ def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex
         settings.index_location,
         embedder,
         candidates=settings.candidates,
+        today=settings.today,
     )
 
 
@@ -89,6 +90,7 @@ class CurrentAnswerer:
             retriever=answerer.retriever,
             sentences=answerer.sentences,
             latent_terms=answerer.latent_terms,
+            today=answerer.today,
         )
         answerer.store.close()  # one question at a time: nothing reads the old one now
         return self._answerer

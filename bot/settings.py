@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     dictionary: Path | None = Field(DING, alias="NEWSBOT_DICTIONARY")
     # Empty: the embedded index in `index_dir`; `postgresql://…`: the index in PostgreSQL.
     store: str = Field("", alias="NEWSBOT_STORE")
+    # Empty: the clock; an ISO date or date-time: what "today" means for questions such as
+    # "last week" (to replay an old archive, and for tests).
+    now: str = Field("", alias="NEWSBOT_NOW")
     # Feeds (newsbot feeds): seconds between two polls of a feed, and whether feeds and pages
     # on private, loopback and link-local addresses may be fetched (off: a URL typed by a
     # user never reaches an internal service).
@@ -53,6 +57,24 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"expected comma-separated numeric ids, got {value!r}") from None
         return value
+
+    @field_validator("now")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    f"NEWSBOT_NOW: expected an ISO date or date-time (1987-03-31), got {value!r}"
+                ) from None
+        return value
+
+    @property
+    def today(self) -> date | None:
+        """The fixed "today" of NEWSBOT_NOW, or None: the clock at each question."""
+        return datetime.fromisoformat(self.now).date() if self.now else None
 
     @field_validator("store")
     @classmethod

@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from evaluation.corpora import Archive, archives, materialise
+from evaluation import reuters as eval_reuters
+from evaluation.corpora import Archive, Source, archives, materialise
 from evaluation.embedding_cache import CachedEmbedder
 from evaluation.markers import MarkerError, check_block, write_block
 from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
@@ -41,6 +42,7 @@ from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.quotes import QuoteSelector
 from retrieval.translations import WordTranslations
+from retrieval.when import TimeReader
 
 Factory = Callable[[IndexStore, Embedder], object]
 
@@ -191,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
         out.append(text)
     if dump:
         dump.close()
+    if not args.archives or "reuters" in args.archives.split(","):
+        text = reuters_table(root, Path(args.shared), embedder, args.reuters_stories)
+        print(text + "\n", flush=True)
+        out.append(text)
     if args.docs:
         write_block(Path(args.docs), DOCS_BLOCK, docs_block(out))
         print(f"tables written to {args.docs}", file=sys.stderr)
@@ -201,6 +207,32 @@ def docs_block(tables: list[str]) -> str:
     """The tables as the docs page shows them: as printed, without the timings, in one code
     block, so a run that measures the same figures leaves the page unchanged."""
     return "```\n" + "\n\n".join(tables) + "\n```"
+
+
+def reuters_table(root: Path, shared: Path, embedder: Embedder, stories: int) -> str:
+    """(h) the dated archive: newsbot with time handling on (today = `eval_reuters.NOW`) beside
+    the same pipeline with it off and the dense baseline, on the time dev set."""
+    questions = eval_reuters.load_time_questions()
+    source = eval_reuters.convert(
+        shared, root / "reuters-source", stories, eval_reuters.needed_stories(questions)
+    )
+    archive = Archive("reuters", (Source(eval_reuters.PREFIX, source),), ())
+    store = build_index(archive, root, embedder)
+    dates = {record.path: record.date for record in store.articles()}
+    systems = {
+        "baseline": DenseBaseline(store, embedder),
+        "newsbot, time off": Answerer(store, embedder, time=TimeReader(enabled=False)),
+        "newsbot": Answerer(store, embedder, today=eval_reuters.NOW),
+    }
+    rows = [(name, eval_reuters.score(a, questions, dates)) for name, a in systems.items()]
+    coverage = store.coverage()
+    title = (
+        f"(h) reuters: {coverage.dated} dated Reuters stories (every n-th NEWID for ~"
+        f"{stories or 'all'}, + the dev set's), {coverage.oldest[:10]} – {coverage.newest[:10]}, "
+        f"{len(store)} passages; "
+        f"time dev set, NEWSBOT_NOW={eval_reuters.NOW}"
+    )
+    return eval_reuters.table(title, rows)
 
 
 def _dump(handle, archive: str, set_name: str, answerer: Answerer, questions: list[Question]):
@@ -234,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archives", default="", help="comma-separated subset of archives")
     parser.add_argument("--variants", default="", help="comma-separated subset of systems")
     parser.add_argument("--dump", default="", help="write per-question evidence (JSONL)")
+    parser.add_argument(
+        "--reuters-stories",
+        type=int,
+        default=eval_reuters.DEFAULT_STORIES,
+        help="Reuters stories in the dated archive, spread over its dates (0: all ~10,000)",
+    )
     parser.add_argument(
         "--docs", default="", help="write the tables between this page's make eval markers"
     )

@@ -47,6 +47,7 @@ from itertools import pairwise
 import pysbd
 from pysbd.languages import LANGUAGE_CODES
 
+from index.dates import looks_like_date, parse_date
 from index.documents import Paragraph, ParsedArticle, Sentence
 from index.language import ENGLISH, GERMAN, article_language
 from index.verbatim import collapse_whitespace, repair_hyphenation
@@ -84,6 +85,8 @@ _CREDIT = re.compile(
     rf"|^{_CREDIT_LABEL}(?i:[ \t]+source)?[ \t]*[:,]"
 )
 
+# Front matter keys that hold the publication date (the first one given wins).
+_DATE_KEYS = ("date", "datum", "published", "pubdate", "published_at", "veröffentlicht")
 _DATE_LABEL = re.compile(r"(?i)(?:date|datum)\b[ \t]*:?[ \t]*")
 _DATE_TAIL = re.compile(r"(?i)[ \t,]*(?:\d{1,2}:\d{2}(?::\d{2})?[ \t]*(?:uhr)?)?[ \t.,;]*")
 _MONTHS = {
@@ -244,8 +247,9 @@ def _take_front_matter(lines: list[_Line]) -> tuple[str | None, str | None, list
         value = value.strip().strip("\"'")
         if key.strip().lower() == "title" and value:
             title = collapse_whitespace(value)
-        elif key.strip().lower() in ("date", "datum") and (found := _match_date(value, 0)):
-            date = found[0]
+        elif key.strip().lower() in _DATE_KEYS and date is None:
+            found = _match_date(value, 0)
+            date = parse_date(value) or (found[0] if found else None)
     return title, date, lines[closing + 1 :]
 
 
@@ -273,10 +277,15 @@ def _take_date(lines: list[_Line]) -> tuple[str | None, list[_Line]]:
         value_at = label.end() if label else 0
         found = _match_date(line.text, value_at)
         if found is None:
+            # a date line the patterns do not know ("Thursday, 12 March 2025, 14:30 Uhr")
+            if looks_like_date(line.text[value_at:]) and (iso := parse_date(line.text[value_at:])):
+                return iso, lines[:index] + lines[index + 1 :]
             continue
         iso, value_end = found
         rest = line.text[value_end:]
         if _DATE_TAIL.fullmatch(rest):
+            if any(c.isdigit() for c in rest):  # with a time: the date-time
+                iso = parse_date(line.text[value_at:]) or iso
             return iso, lines[:index] + lines[index + 1 :]
         if label and rest[0] in " \t":
             skipped = len(rest) - len(rest.lstrip())

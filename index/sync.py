@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -167,7 +167,8 @@ def sync_index(
                 batch = todo[start : start + max(1, batch_articles)]
                 if progress:
                     progress(start, len(todo), batch[0].file.path)
-                for item in _prepare_batch(batch, embedder, report, sentence_vectors):
+                stored = writer.stored_vectors if known else None
+                for item in _prepare_batch(batch, embedder, report, sentence_vectors, stored):
                     writer.add_article(
                         path=item.file.path,
                         raw=item.file.text,
@@ -319,17 +320,29 @@ class _Parsed:
 
 
 def _prepare_batch(
-    batch: list[_Todo], embedder: Embedder, report: SyncReport, with_sentences: bool = True
+    batch: list[_Todo],
+    embedder: Embedder,
+    report: SyncReport,
+    with_sentences: bool = True,
+    stored: StoredVectors | None = None,
 ) -> list[_Prepared]:
     """Parse and chunk each article, then embed all their passages in one model call (the
     model's batching works across articles: less CPU per passage than one call per article).
-    One bad article must not stop the others: it is reported and left out."""
+    One bad article must not stop the others: it is reported and left out. `stored(path)`:
+    the vectors the index holds for an article's current version; its paragraphs that did not
+    change keep them (a changed date alone re-embeds nothing)."""
     parsed = []
     for item in batch:
         try:
             parsed.append(_parse(item, embedder, with_sentences))
         except Exception as exc:
             _failed(report, item.file.path, exc)
+    if stored is not None:
+        known: dict[str, np.ndarray] = {}
+        for p in parsed:
+            known.update(_unchanged(p, stored(p.todo.file.path)))
+        if known:
+            embedder = _Reusing(embedder, known)
     texts = [t for p in parsed for t in (*p.chunk_texts, *p.sentence_texts)]
     try:
         vectors = embed_distinct(embedder, texts)
@@ -342,6 +355,50 @@ def _prepare_batch(
         prepared.append(_split(p, vectors[offset : offset + count]))
         offset += count
     return prepared
+
+
+StoredVectors = Callable[[str], dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]]
+
+
+def _unchanged(
+    parsed: _Parsed, stored: dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]
+) -> dict[str, np.ndarray]:
+    """Texts of `parsed` whose vectors the index already holds -> those vectors: a chunk of
+    the same id (article, paragraph, piece and text) under the same section heading, and its
+    sentences when their vectors were stored."""
+    known: dict[str, np.ndarray] = {}
+    offset = 0
+    for chunk, text in zip(parsed.chunks, parsed.chunk_texts, strict=True):
+        count = len(chunk.sentences)
+        old = stored.get(chunk.id)
+        if old is not None and old[0] == chunk.section:
+            known[text] = old[1]
+            sentences = parsed.sentence_texts[offset : offset + count]
+            if sentences and old[2] is not None and len(old[2]) == count:
+                for sentence, vector in zip(sentences, old[2], strict=True):
+                    known.setdefault(sentence, vector)  # a chunk's own vector is exact
+        offset += count
+    return known
+
+
+class _Reusing:
+    """The embedder, except for texts whose vectors are known (`_unchanged`)."""
+
+    def __init__(self, embedder: Embedder, known: dict[str, np.ndarray]) -> None:
+        self._embedder = embedder
+        self._known = known
+
+    def __getattr__(self, name: str):
+        return getattr(self._embedder, name)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._known]
+        vectors = self._embedder.embed_passages(missing) if missing else []
+        fresh = dict(zip(missing, vectors, strict=True))
+        if not texts:
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
+        rows = [fresh[t] if t in fresh else self._known[t] for t in texts]
+        return np.vstack(rows).astype(np.float32)
 
 
 def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:

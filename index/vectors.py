@@ -290,6 +290,37 @@ class VectorSet:
         found.sort(key=lambda item: -item[0])
         return [(chunk_id, score) for score, chunk_id in found[:k]]
 
+    def search_keys(self, query: np.ndarray, k: int, keys: np.ndarray) -> list[tuple[int, float]]:
+        """(chunk id, score) of the best `k` rows among the rows keyed `keys` (rows this
+        snapshot sees, e.g. those in a date window), best first. Only those rows are scored:
+        a flat block is searched through a FAISS selector of their positions, an approximate
+        one exactly on their float vectors, so a small window is cheap in any archive."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        keys = np.unique(np.asarray(keys, np.int64))
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        found: list[tuple[float, int]] = []
+        for block in self.blocks:
+            positions = _positions(block, keys)
+            if not len(positions):
+                continue
+            kk = min(k, len(positions))
+            if isinstance(block.index, faiss.IndexFlat):
+                selector = faiss.IDSelectorBatch(positions)
+                scores, rows = block.index.search(
+                    query, kk, params=faiss.SearchParameters(sel=selector)
+                )
+                found.extend(
+                    (float(s), int(block.chunk_ids[r]))
+                    for s, r in zip(scores[0], rows[0], strict=True)
+                    if r >= 0
+                )
+                continue
+            scores = block.rows(positions) @ query[0]
+            best = np.argsort(-scores)[:kk]
+            found.extend((float(scores[i]), int(block.chunk_ids[positions[i]])) for i in best)
+        found.sort(key=lambda item: -item[0])
+        return [(chunk_id, score) for score, chunk_id in found[:k]]
+
 
 def _search_coded(
     block: Block, hidden: np.ndarray, query: np.ndarray, k: int

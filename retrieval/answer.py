@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from index.dates import Coverage
+from retrieval.when import Window
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
@@ -72,3 +75,12 @@ class Answer:
     # without candidates) and names in the question that the retrieved passages never mention.
     strength: float | None = None
     unknown_terms: tuple[str, ...] = ()
+    # Time (`retrieval.when`): the window the question asked about, the archive's time span,
+    # whether the window lies outside it (then no quotes: the answer states the coverage),
+    # whether the quotes are ordered newest first, and whether dated quotes give different
+    # figures (the newest one is first).
+    window: Window | None = None
+    coverage: Coverage | None = None
+    outside_coverage: bool = False
+    newest_first: bool = False
+    figures_differ: bool = False

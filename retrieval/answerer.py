@@ -16,23 +16,29 @@ so an off-topic question after an on-topic one is not carried over by its contex
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from datetime import date
 
 import numpy as np
 
+from index.dates import Coverage, day_of, last_day_of
 from index.embedders import Embedder, normalize_rows
 from index.stores.base import StoreReader
 from retrieval.abstain import Abstainer, Evidence, fitted_models, gather_evidence
-from retrieval.answer import Answer
+from retrieval.answer import Answer, Quote
 from retrieval.candidates import HybridRetriever
 from retrieval.duplicates import DuplicateFilter
 from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
+from retrieval.latest import newest_leads
 from retrieval.quotes import QuoteSelector
+from retrieval.recency import NewestFirst, merged
 from retrieval.reply_language import detect_language
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.terms import has_content
+from retrieval.when import TimeQuestion, TimeReader
 
 
 class Answerer:
@@ -52,13 +58,20 @@ class Answerer:
         latent_terms: LatentTermRerank | None = None,
         duplicates: DuplicateFilter | None = None,
         follow_up_weight: float = 0.5,
+        time: TimeReader | None = None,
+        today: date | None = None,
+        newest_first: NewestFirst | None = None,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `sentences`: where the quoted paragraphs' sentence vectors come from (share one
         between the answerers of successive snapshots to keep its cache);
         `latent_terms`: the rerank stage (shared between snapshots like `sentences`);
         `duplicates`: the stage that collapses copies of a paragraph;
-        `follow_up_weight`: weight of "previous question + question" against the question."""
+        `follow_up_weight`: weight of "previous question + question" against the question;
+        `time`: reads a question's window and latest intent (`TimeReader(enabled=False)`: the
+        archive is timeless, as before); `today`: what "yesterday" counts from (None: the
+        clock at each question; the front ends pass NEWSBOT_NOW); `newest_first`: the stage
+        that ranks the newest answering paragraphs first for questions about the latest."""
         self.store = store
         self.embedder = embedder
         if retriever is None:
@@ -72,6 +85,10 @@ class Answerer:
         self.latent_terms = latent_terms or LatentTermRerank(embedder)
         self.duplicates = duplicates or DuplicateFilter()
         self.follow_up_weight = follow_up_weight
+        self.time = time or TimeReader()
+        self.today = today
+        self.newest_first = newest_first or NewestFirst()
+        self._coverage = None
 
     def warm_up(self) -> None:
         """Load what the first answer would otherwise load (language model, abstention model,
@@ -92,7 +109,8 @@ class Answerer:
         top: int = 5,
         vector: np.ndarray | None = None,
     ) -> Answer:
-        """`vector`: the question's embedding if already computed (see `embed`)."""
+        """`vector`: the question's embedding if already computed (see `embed`); a question
+        with words that only express time is embedded without them instead."""
         return self.explain(question, context=context, top=top, vector=vector)[0]
 
     def explain(
@@ -106,38 +124,74 @@ class Answerer:
         """The answer and the evidence its decision was based on (None: nothing to search)."""
         started = time.perf_counter()
         language = detect_language(question, default=detect_language(context or ""))
-        if not has_content(question) and not (context and has_content(context)):
-            return Answer(question, False, (), language, {"total": 0.0}), None
+        asked_time, coverage = self._read_time(question)
+        timed = {"window": asked_time.window, "coverage": coverage}
+        if asked_time.window is not None and not _covers(coverage, asked_time):
+            # a window the archive has no articles from: say so, never quote outside it
+            timing = {"total": (time.perf_counter() - started) * 1000}
+            return Answer(
+                question, False, (), language, timing, outside_coverage=True, **timed
+            ), None
+        window = asked_time.window.bounds() if asked_time.window else None
+        content = asked_time.content(question)  # words that only express time do not count
+        if not has_content(content) and not (context and has_content(context)):
+            # "What happened yesterday?", "Was gibt es Neues?": the newest articles of the time
+            leads = []
+            if asked_time.window is not None or asked_time.latest:
+                leads = newest_leads(self.store, window, top)
+            timing = {"total": (time.perf_counter() - started) * 1000}
+            answer = Answer(
+                question, bool(leads), tuple(leads), language, timing, newest_first=True, **timed
+            )
+            return answer, None
         context = context.strip() if context else ""
-        searched_text = f"{context} {question}" if context else question
+        searched_text = f"{context} {content}" if context else content
         asked = self.latent_terms.start(searched_text)
         own_asked = self.latent_terms.start(question) if context else asked
-        if vector is None or context:
-            texts = [question, f"{context} {question}"] if context else [question]
+        # words that only express time are no content for the model either
+        own_text = " ".join(content.split()) if asked_time.spans else question
+        if vector is None or context or asked_time.spans:
+            texts = [own_text, f"{context} {own_text}"] if context else [own_text]
             vectors = self.embedder.embed_queries(texts)
             own = vectors[0]
             query = normalize_rows(own + self.follow_up_weight * vectors[1])[0] if context else own
         else:
             own = query = vector
         embedded = time.perf_counter()
-        retrieval = self.retriever.retrieve(self.store, query, searched_text, language)
+        retrieval = self.retriever.retrieve(self.store, query, searched_text, language, window)
+        if asked_time.latest and (
+            newer := self.newest_first.newer_than(self.fusion.fuse(retrieval.candidates), window)
+        ):
+            later = self.retriever.retrieve(self.store, query, searched_text, language, newer)
+            retrieval = merged(retrieval, later)
         collapsed = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates))
+        candidates = collapsed.candidates
+        if asked_time.latest:  # the newest of the paragraphs that answer into the head
+            candidates = self.newest_first.rerank(candidates)
         ranked = self.latent_terms.rerank(
-            collapsed.candidates, asked, head=self.quotes.paragraphs, language=language
+            candidates, asked, head=self.quotes.paragraphs, language=language
         )
         searched = time.perf_counter()
-        quotes = self.quotes.select(
-            ranked,
-            query,
-            retrieval.weights,
-            lambda chunks: self.sentences.lookup(self.store, chunks),
-            self.store.article_text,
-            top=top,
-            copies=collapsed.copies,
-            keys=retrieval.keys,
-        )
+
+        def select(paragraphs, count: int) -> list[Quote]:
+            return self.quotes.select(
+                paragraphs,
+                query,
+                retrieval.weights,
+                lambda chunks: self.sentences.lookup(self.store, chunks),
+                self.store.article_text,
+                top=count,
+                copies=collapsed.copies,
+                keys=retrieval.keys,
+            )
+
+        quotes = select(ranked, top)
+        newest = candidates[0].chunk if asked_time.latest and candidates else None
+        if newest and newest.date and all(q.article != newest.article for q in quotes):
+            # the newest report that answers is quoted, even where older ones score higher
+            quotes = (select(candidates[:1], 1) + quotes)[: max(len(quotes), 1)]
         if context:  # judge the question on its own retrieval
-            retrieval = self.retriever.retrieve(self.store, own, question, language)
+            retrieval = self.retriever.retrieve(self.store, own, content, language, window)
             own_ranked = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates)).candidates
             own_ranked = self.latent_terms.rerank(
                 own_ranked, own_asked, head=self.quotes.paragraphs, language=language
@@ -151,13 +205,14 @@ class Answerer:
             for chunk in head
             if chunk.id in sentence_vectors and len(sentence_vectors[chunk.id])
         }
-        evidence = gather_evidence(question, language, retrieval, own_ranked, quotes, best_sentence)
+        evidence = gather_evidence(content, language, retrieval, own_ranked, quotes, best_sentence)
         verdict = self.abstainer.decide(evidence, self.embedder.model_id, bool(quotes))
+        ordered, newest_first = self._in_time_order(quotes, asked_time)
         done = time.perf_counter()
         answer = Answer(
             question=question,
             answered=verdict.answered,
-            quotes=tuple(quotes) if verdict.answered else (),
+            quotes=tuple(ordered) if verdict.answered else (),
             language=language,
             timing_ms={
                 "embed": (embedded - started) * 1000,
@@ -166,5 +221,66 @@ class Answerer:
             },
             strength=verdict.confidence,
             unknown_terms=retrieval.unknown,
+            newest_first=newest_first and verdict.answered,
+            figures_differ=verdict.answered and newest_first and figures_differ(ordered),
+            **timed,
         )
         return answer, evidence
+
+    def coverage(self) -> Coverage:
+        """The archive's time span (read once per snapshot: an answerer serves one)."""
+        if self._coverage is None:
+            self._coverage = self.store.coverage()
+        return self._coverage
+
+    def _read_time(self, question: str) -> tuple[TimeQuestion, Coverage | None]:
+        """What the question says about time, and the archive's coverage. An archive that is
+        mostly undated has no time to filter by: its questions are read as timeless
+        (`TimeReader.min_dated_share`)."""
+        if not self.time.enabled:
+            return NO_TIME, None
+        coverage = self.coverage()
+        if not self.time.knows_time(coverage.dated, coverage.undated):
+            return NO_TIME, coverage
+        return self.time.read(question, self.today or date.today()), coverage
+
+    def _in_time_order(
+        self, quotes: Sequence[Quote], asked: TimeQuestion
+    ) -> tuple[list[Quote], bool]:
+        """Newest first, for a question about the latest, or when every quote is dated and
+        they come from different days (an answer that changed over time); else as ranked."""
+        quotes = list(quotes)
+        if not self.time.enabled or len(quotes) < 2:
+            return quotes, False
+        days = [q.date[:10] if q.date else None for q in quotes]
+        if (asked.latest and any(days)) or (all(days) and len(set(days)) > 1):
+            order = sorted(range(len(quotes)), key=lambda i: quotes[i].date or "", reverse=True)
+            return [quotes[i] for i in order], True
+        return quotes, False
+
+
+NO_TIME = TimeQuestion()
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _covers(coverage: Coverage | None, asked: TimeQuestion) -> bool:
+    """Whether the archive has dated articles on some day of the question's window."""
+    if coverage is None or asked.window is None or not coverage.dated:
+        return True
+    oldest, newest = day_of(coverage.oldest), last_day_of(coverage.newest)
+    if oldest is None or newest is None:
+        return True
+    return asked.window.overlaps(oldest, newest)
+
+
+def figures_differ(quotes: Sequence[Quote]) -> bool:
+    """Whether quotes from different days state different figures (the answer then says which
+    is newer): the figures of each day's quotes, compared between the days."""
+    by_day: dict[str, set[str]] = {}
+    for quote in quotes:
+        if quote.date:
+            figures = set(_FIGURE.findall(quote.text))
+            if figures:
+                by_day.setdefault(quote.date[:10], set()).update(figures)
+    days = list(by_day.values())
+    return len(days) > 1 and any(day != days[0] for day in days[1:])

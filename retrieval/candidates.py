@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.dates import DateRange
 from index.documents import Chunk
 from index.stores.base import StoreReader
 from retrieval.reply_language import ENGLISH, language_of
@@ -98,15 +99,22 @@ class HybridRetriever:
         self.expand_query = expand_query
 
     def retrieve(
-        self, store: StoreReader, vector: np.ndarray, question: str, language: str = ENGLISH
+        self,
+        store: StoreReader,
+        vector: np.ndarray,
+        question: str,
+        language: str = ENGLISH,
+        window: DateRange | None = None,
     ) -> Retrieval:
-        """`language`: the question's (its terms are translated into the other one)."""
+        """`language`: the question's (its terms are translated into the other one);
+        `window`: only paragraphs of articles dated inside it (filtered in the store)."""
         question_terms = terms(question)
         frequencies = store.document_frequencies(question_terms)
         documents = max(len(store), 1)
         weights = {t: idf(frequencies[t], documents) for t in question_terms}
         unknown = tuple(t for t in question_terms if frequencies[t] == 0)
-        dense = dict(store.search(vector, self.dense_k)) if self.dense_k else {}
+        searched = {} if window is None else {"window": window}
+        dense = dict(store.search(vector, self.dense_k, **searched)) if self.dense_k else {}
         translated = self.translations.translate(question_terms, language)
         # the translations of the terms the archive lacks: searched (`expand_query`), and weighed
         missing = {t: ws for t, ws in translated.items() if not frequencies[t]}
@@ -125,7 +133,9 @@ class HybridRetriever:
             if matches > self.max_query_matches:
                 break
             query.append(term)
-        lexical = [i for i, _ in store.lexical_search(query, self.lexical_k)] if query else []
+        lexical = (
+            [i for i, _ in store.lexical_search(query, self.lexical_k, **searched)] if query else []
+        )
         extra = [i for i in dict.fromkeys(lexical) if i not in dense]
         if extra:
             for i, score in zip(extra, store.chunk_vectors(extra) @ vector, strict=True):

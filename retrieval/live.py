@@ -6,8 +6,10 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from index.dates import Coverage
 from index.embedders import Embedder
 from index.stores import Location, as_location, live_generation, open_store
 from index.stores.base import ArticleRecord, IndexMissingError, StoreError, StoreReader
@@ -64,9 +66,17 @@ class LiveIndex:
     """
 
     def __init__(
-        self, articles_dir: Path, index_dir: Location, embedder: Embedder, *, candidates: int = 20
+        self,
+        articles_dir: Path,
+        index_dir: Location,
+        embedder: Embedder,
+        *,
+        candidates: int = 20,
+        today: date | None = None,
     ) -> None:
+        """`today`: what questions about time count from (None: the clock)."""
         self.articles_dir = Path(articles_dir)
+        self.today = today
         self.index_dir = as_location(index_dir)  # a folder or a postgresql:// URL
         self.embedder = embedder
         self.candidates = candidates
@@ -100,6 +110,10 @@ class LiveIndex:
 
     def answer(self, question: str, *, context: str | None = None, top: int = 5) -> Answer:
         return self.answerer.answer(question, context=context, top=top)
+
+    def coverage(self) -> Coverage:
+        """The archive's time span (oldest, newest, dated, undated)."""
+        return self.answerer.coverage()
 
     def articles(self) -> list[ArticleRecord]:
         return self.answerer.store.articles()
@@ -171,6 +185,7 @@ class LiveIndex:
             candidates=self.candidates,
             sentences=self.sentences,
             latent_terms=self.latent_terms,
+            today=self.today,
         )
         answerer.warm_up()
         self._answerer = answerer

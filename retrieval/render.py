@@ -9,7 +9,11 @@ spanning paragraphs cites their range, and a long section heading is cut on a wo
 
 from __future__ import annotations
 
+from datetime import date
+
+from index.dates import Coverage, day_of, month_end
 from retrieval.answer import Answer, Quote
+from retrieval.when import Window
 
 NOT_ANSWERED = {
     "en": "The articles don't answer this question.",
@@ -25,6 +29,189 @@ ALSO_IN = {"en": ("also in", "more"), "de": ("auch in", "weitere")}
 # A citation is one line: headings and titles longer than these are cut on a word boundary.
 SECTION_CHARS = 60
 TITLE_CHARS = 60
+
+
+# Time: the archive's span, and a window it does not cover or has nothing on.
+OUTSIDE_COVERAGE = {
+    "en": "My articles cover {coverage}; none are from {window}.",
+    "de": "Meine Artikel reichen von {coverage}; aus {window} habe ich keine.",
+}
+NOTHING_IN_WINDOW = {
+    "en": "Nothing in my articles from {window} answers this question.",
+    "de": "Meine Artikel aus {window} beantworten diese Frage nicht.",
+}
+NO_DATES = {"en": "none of my articles is dated", "de": "keiner meiner Artikel ist datiert"}
+FIGURES_DIFFER = {
+    "en": "The figures differ by date; the newest ({date}) is first.",
+    "de": "Die Zahlen unterscheiden sich je nach Datum; die neueste ({date}) steht zuerst.",
+}
+MONTHS = {
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    "de": [
+        "Jan.",
+        "Feb.",
+        "März",
+        "Apr.",
+        "Mai",
+        "Juni",
+        "Juli",
+        "Aug.",
+        "Sep.",
+        "Okt.",
+        "Nov.",
+        "Dez.",
+    ],
+}
+FULL_MONTHS = {
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    "de": [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ],
+}
+SINCE_UNTIL = {"en": ("since {}", "until {}"), "de": ("seit {}", "bis {}")}
+
+
+def _months(language: str, full: bool = False) -> list[str]:
+    table = FULL_MONTHS if full else MONTHS
+    return table.get(language, table["en"])
+
+
+def human_day(day: date, language: str = "en", *, year: bool = True) -> str:
+    """`7 Mar 1987` / `7. März 1987` (without the year: `7 Mar` / `7. März`)."""
+    month = _months(language)[day.month - 1]
+    text = f"{day.day}. {month}" if language == "de" else f"{day.day} {month}"
+    return f"{text} {day.year}" if year else text
+
+
+def human_date(iso: str | None, language: str = "en") -> str:
+    """An article date for people: `7 Mar 1987`, `Mar 1987` for a month; "" when undated."""
+    day = day_of(iso)
+    if day is None or iso is None:
+        return ""
+    if len(iso) == 7:
+        return f"{_months(language)[day.month - 1]} {day.year}"
+    return human_day(day, language)
+
+
+def span_text(first: date, last: date, language: str = "en") -> str:
+    """`26 Feb – 30 Mar 1987`, `23–29 Mar 1987`, `March 1987`, `1987`, or one day."""
+    if first == last:
+        return human_day(first, language)
+    if (first.month, first.day, last.month, last.day) == (1, 1, 12, 31) and first.year == last.year:
+        return str(first.year)
+    whole_month = first.day == 1 and last == month_end(first)
+    if whole_month:
+        return f"{_months(language, full=True)[first.month - 1]} {first.year}"
+    if (first.year, first.month) == (last.year, last.month):
+        dot = "." if language == "de" else ""
+        return f"{first.day}{dot}–{human_day(last, language)}"
+    same_year = first.year == last.year
+    return f"{human_day(first, language, year=not same_year)} – {human_day(last, language)}"
+
+
+def window_text(window: Window, language: str = "en") -> str:
+    since, until = SINCE_UNTIL.get(language, SINCE_UNTIL["en"])
+    if window.start and window.end:
+        if window.start > window.end:
+            return human_day(window.start, language)
+        return span_text(window.start, window.end, language)
+    if window.start:
+        return since.format(human_day(window.start, language))
+    if window.end:
+        return until.format(human_day(window.end, language))
+    return ""
+
+
+def coverage_text(coverage: Coverage | None, language: str = "en") -> str:
+    """The archive's span, `26 Feb – 30 Mar 1987`, or that nothing is dated."""
+    first = day_of(coverage.oldest) if coverage else None
+    last = day_of(coverage.newest) if coverage else None
+    if coverage is None or first is None or last is None or coverage.newest is None:
+        return NO_DATES.get(language, NO_DATES["en"])
+    if len(coverage.newest) == 7:
+        last = month_end(last)
+    return span_text(first, last, language)
+
+
+ARCHIVE_LINE = {
+    "en": ("{n} articles; {span}", "; {undated} undated"),
+    "de": ("{n} Artikel; {span}", "; {undated} ohne Datum"),
+}
+NO_LATEST = {
+    "en": "None of my articles is about {topic}.",
+    "de": "Keiner meiner Artikel handelt von {topic}.",
+}
+
+
+def coverage_line(coverage: Coverage | None, language: str = "en") -> str:
+    """`120 articles; 26 Feb – 30 Mar 1987; 3 undated`: what the archive holds, and when."""
+    line, undated = ARCHIVE_LINE.get(language, ARCHIVE_LINE["en"])
+    if coverage is None:
+        return ""
+    text = line.format(n=coverage.dated + coverage.undated, span=coverage_text(coverage, language))
+    if coverage.dated and coverage.undated:
+        text += undated.format(undated=coverage.undated)
+    return text
+
+
+def render_latest(found, language: str = "en") -> str:
+    """`newsbot latest`: each article's title, date and lead quote, newest first."""
+    if not found.answered or not found.quotes:
+        if found.topic:
+            return NO_LATEST.get(language, NO_LATEST["en"]).format(topic=found.topic)
+        return NOT_ANSWERED.get(language, NOT_ANSWERED["en"])
+    return render_quotes(found.quotes, language=language)
+
+
+def unanswered(answer: Answer, *, sources_hint: bool = False) -> str:
+    """Why there are no quotes: a window outside the archive's time span (with the span), a
+    window with nothing on the question (naming it), or that the articles don't answer."""
+    language = answer.language
+    if answer.window is not None and answer.outside_coverage:
+        template = OUTSIDE_COVERAGE.get(language, OUTSIDE_COVERAGE["en"])
+        return template.format(
+            coverage=coverage_text(answer.coverage, language),
+            window=window_text(answer.window, language),
+        )
+    if answer.window is not None:
+        template = NOTHING_IN_WINDOW.get(language, NOTHING_IN_WINDOW["en"])
+        text = template.format(window=window_text(answer.window, language))
+        if sources_hint:
+            text += " " + SOURCES_HINT.get(language, SOURCES_HINT["en"])
+        return text
+    return not_answered(language, sources_hint=sources_hint)
+
+
+def time_note(answer: Answer) -> str:
+    """Under the quotes: when dated quotes give different figures, that the newest is first."""
+    if not (answer.answered and answer.figures_differ and answer.quotes):
+        return ""
+    template = FIGURES_DIFFER.get(answer.language, FIGURES_DIFFER["en"])
+    return template.format(date=human_date(answer.quotes[0].date, answer.language))
 
 
 def not_answered(language: str, *, sources_hint: bool = False) -> str:
@@ -71,7 +258,7 @@ def citation(quote: Quote, language: str = "en") -> str:
     that carry the same paragraph: `(also in: title, date; +2 more)`."""
     parts = [source_name(quote)]
     if quote.date:
-        parts.append(quote.date)
+        parts.append(quote.date[:10])  # a date-time's day: the time says little in a citation
     parts.append(paragraphs(quote))
     if quote.section:
         parts.append(f'"{shorten(quote.section)}"')
@@ -124,5 +311,7 @@ def render_quotes(
 def render_plain(answer: Answer) -> str:
     """What `newsbot ask` prints (and its JSON `text`): the CLI has no /sources, so no hint."""
     if not answer.answered:
-        return not_answered(answer.language)
-    return render_quotes(answer.quotes, language=answer.language)
+        return unanswered(answer)
+    text = render_quotes(answer.quotes, language=answer.language)
+    note = time_note(answer)
+    return f"{text}\n{note}" if note else text

@@ -26,14 +26,14 @@ from telegram.error import BadRequest, TelegramError
 from bot import questions
 from bot.conversation import Conversations
 from bot.questions import MAX_QUESTION_CHARS
-from bot.telegram.formatting import format_answer_html
+from bot.telegram.formatting import format_answer_html, split_html_blocks
 from bot.telegram.messages import question_in
 from bot.telegram.state import Context
 from bot.telegram.texts import escape, text, user_language
 from index.stores.base import StoreError
 from retrieval.answer import Answer
 from retrieval.live import LiveIndex
-from retrieval.render import not_answered
+from retrieval.render import time_note, unanswered
 
 QUOTES_PER_QUESTION = 10  # asked of retrieval
 QUOTES_PER_PAGE = 3  # shown per message batch; "More quotes" shows the next ones
@@ -138,7 +138,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         await send_html(
             context,
             chat.id,
-            escape(not_answered(answer.language, sources_hint=True)),
+            escape(unanswered(answer, sources_hint=True)),
             reply_to=message.message_id,
             thread_id=thread_id,
         )
@@ -185,6 +185,9 @@ async def send_quotes(
             total=total,
         )
     messages = format_answer_html(answer, first=first, count=QUOTES_PER_PAGE, header=header)
+    note = time_note(answer) if first == 0 else ""
+    if note and messages:  # the newest of differing figures is first: say so under the quotes
+        messages = split_html_blocks([*messages, f"<i>{escape(note)}</i>"])
     markup = None
     if last < total:
         button = InlineKeyboardButton(

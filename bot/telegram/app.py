@@ -56,6 +56,7 @@ from bot.telegram.network import (
 from bot.telegram.sources import SOURCES_DATA, on_sources, on_sources_button
 from bot.telegram.state import CONTEXT_TYPES, BotState, Context
 from bot.telegram.texts import COMMANDS, text, user_language
+from bot.telegram.time import on_latest
 from index.lock import ServiceLockedError
 from index.stores import is_postgresql
 from index.stores.base import IndexMissingError, StoreError
@@ -130,6 +131,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("start", on_start, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("help", on_help, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("sources", on_sources, filters=NEW_MESSAGES))
+    application.add_handler(CommandHandler("latest", on_latest, filters=NEW_MESSAGES))
     application.add_handler(CommandHandler("ask", on_ask, filters=NEW_MESSAGES))
     application.add_handler(CallbackQueryHandler(on_more_button, pattern=MORE_DATA))
     application.add_handler(CallbackQueryHandler(on_sources_button, pattern=SOURCES_DATA))

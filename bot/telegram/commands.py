@@ -3,12 +3,15 @@ questions and hand those to `bot.telegram.answers`."""
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import Update
 
 from bot.telegram.answers import answer_question, conversation_key, conversations, example_for
 from bot.telegram.messages import is_addressed_to_bot, mentions_bot, question_in, replies_to_bot
 from bot.telegram.state import Context
 from bot.telegram.texts import text, user_language
+from bot.telegram.time import coverage_html
 
 
 async def on_start(update: Update, context: Context) -> None:
@@ -18,7 +21,10 @@ async def on_start(update: Update, context: Context) -> None:
     conversations(context).reset(conversation_key(update))
     language = user_language(update)
     example = await example_for(context, language)
-    await message.reply_html(text("start", language, example=example), do_quote=False)
+    live = context.bot_data.live
+    coverage = await asyncio.to_thread(coverage_html, live, language)
+    start = text("start", language, example=example)
+    await message.reply_html(f"{start}\n\n{coverage}" if coverage else start, do_quote=False)
 
 
 async def on_help(update: Update, context: Context) -> None:

@@ -13,7 +13,9 @@ from telegram.error import BadRequest
 from bot.telegram.formatting import truncate_text
 from bot.telegram.state import Context
 from bot.telegram.texts import escape, text, user_language
+from bot.telegram.time import coverage_html
 from index.stores.base import ArticleRecord
+from retrieval.latest import by_date
 from retrieval.live import LiveIndex
 
 SOURCES_PER_PAGE = 10
@@ -52,9 +54,10 @@ async def on_sources_button(update: Update, context: Context) -> None:
 
 
 def current_articles(live: LiveIndex) -> list[ArticleRecord]:
-    """The articles of the live generation, also when another process published it."""
+    """The articles of the live generation, newest first (undated ones last), also when
+    another process published it."""
     live.refresh()
-    return live.articles()
+    return by_date(live.articles())
 
 
 async def sources_page(
@@ -76,11 +79,12 @@ async def sources_page(
             first=first + 1,
             last=first + len(shown),
             total=len(articles),
-        )
+        ),
+        await asyncio.to_thread(coverage_html, live, language),
     ]
     for number, article in enumerate(shown, start=first + 1):
         title = escape(truncate_text(article.title or article.path, 150))
-        date = escape(article.date or text("no_date", language))
+        date = escape((article.date or "")[:10] or text("no_date", language))
         path = escape(truncate_text(article.path, 150))
         lines.append(f"\n{number}. <b>{title}</b>\n{date} · <code>{path}</code>")
     buttons = []

@@ -32,15 +32,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "the best 3 quotes; <i>More quotes</i> shows the next ones.\n\n<b>Follow-ups</b>\nA "
         "short follow-up such as <i>{follow_up}</i> builds on your "
         "previous question. /start begins a new topic; after 10 minutes I start fresh anyway."
-        "\n\n/ask – ask a question\n/sources – the articles I know\n/start – introduction and "
+        "\n\n/ask – ask a question\n/latest – the newest articles (/latest topic: on a topic)"
+        "\n/sources – the articles I know, newest first\n/start – introduction and "
         "a new topic\n/help – this help",
         "de": "<b>Fragen</b>\nSchick deine Frage als Nachricht. In Gruppen: "
         "<code>/ask deine Frage</code>, mich erwähnen oder auf eine meiner Antworten antworten. "
         "Ich zeige die besten 3 Zitate; <i>Weitere Zitate</i> zeigt die nächsten.\n\n"
         "<b>Nachfragen</b>\nEine kurze Nachfrage wie <i>{follow_up}</i> "
         "baut auf deiner vorigen Frage auf. /start beginnt ein neues Thema; nach 10 Minuten "
-        "fange ich ohnehin neu an.\n\n/ask – eine Frage stellen\n/sources – die Artikel, die "
-        "ich kenne\n/start – Einführung und neues Thema\n/help – diese Hilfe",
+        "fange ich ohnehin neu an.\n\n/ask – eine Frage stellen\n/latest – die neuesten "
+        "Artikel (/latest Thema: zu einem Thema)\n/sources – die Artikel, die ich kenne, die "
+        "neuesten zuerst\n/start – Einführung und neues Thema\n/help – diese Hilfe",
     },
     "ask_usage": {
         "en": "Write your question after /ask, for example: /ask {example}",
@@ -109,12 +111,14 @@ TEXTS: dict[str, dict[str, str]] = {
 COMMANDS: dict[Language, list[BotCommand]] = {
     "en": [
         BotCommand("ask", "Ask a question about the articles"),
+        BotCommand("latest", "The newest articles, on a topic if given"),
         BotCommand("sources", "List the articles I know"),
         BotCommand("start", "Introduction; start a new topic"),
         BotCommand("help", "How to ask"),
     ],
     "de": [
         BotCommand("ask", "Eine Frage zu den Artikeln stellen"),
+        BotCommand("latest", "Die neuesten Artikel, auf Wunsch zu einem Thema"),
         BotCommand("sources", "Die Artikel zeigen, die ich kenne"),
         BotCommand("start", "Einführung; neues Thema beginnen"),
         BotCommand("help", "So stellst du Fragen"),

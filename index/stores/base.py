@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from index.dates import Coverage, DateRange
 from index.documents import Chunk
 
 REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
@@ -158,7 +159,9 @@ class StoreReader(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+    def search(
+        self, query_vector: np.ndarray, k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]: ...
 
     def chunks(self, ids: Sequence[int]) -> list[Chunk]: ...
 
@@ -166,7 +169,11 @@ class StoreReader(Protocol):
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray: ...
 
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+    def lexical_search(
+        self, terms: Sequence[str], k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]: ...
+
+    def coverage(self) -> Coverage: ...
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
 
@@ -191,6 +198,10 @@ class StoreWriter(Protocol):
     def remove_article(self, path: str) -> int: ...
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None: ...
+
+    def stored_vectors(
+        self, path: str
+    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]: ...
 
     def add_article(
         self,

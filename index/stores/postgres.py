@@ -45,6 +45,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from index.dates import Coverage, DateRange
 from index.documents import Chunk, Sentence
 from index.lock import IndexLockedError, ServiceLockedError
 from index.stores.base import (
@@ -578,25 +579,37 @@ class PgIndexStore(ManifestView):
     def __len__(self) -> int:
         return self.manifest.chunks
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search(
+        self, query_vector: np.ndarray, k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]:
         """Chunk ids and cosine scores (inner products of unit vectors), best first, from the
         HNSW index; when it returns fewer than asked (filtered snapshot, k beyond the graph's
-        reach) the exact scan answers instead. `k` larger than the index returns all."""
+        reach) the exact scan answers instead. `k` larger than the index returns all.
+        `window`: only chunks of articles dated inside it — a WHERE on the date, which the
+        HNSW scan applies as it goes (pgvector's iterative scan keeps looking until it has `k`
+        rows or `hnsw.max_scan_tuples`), before the top `k`; a window too narrow for that is
+        answered by the exact scan of its rows through the date index."""
         k = min(int(k), len(self))
         if k <= 0:
             return []
         vector = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
+        params: dict[str, object] = {"q": vector, "k": k}
+        condition = ""
+        if window is not None:
+            clause, values = window.named_sql()
+            params.update(values)
+            condition = f" AND {clause}"
         sql = (
-            f"SELECT id, (vector <#> %(q)s) * -1 FROM {self._chunks} WHERE {self._visible} "
-            "ORDER BY vector <#> %(q)s LIMIT %(k)s"
+            f"SELECT id, (vector <#> %(q)s) * -1 FROM {self._chunks} WHERE {self._visible}"
+            f"{condition} ORDER BY vector <#> %(q)s LIMIT %(k)s"
         )
-        rows = self._query(sql, {"q": vector, "k": k})
+        rows = self._query(sql, params)
         if len(rows) < k:
 
             def exact(connection):
                 with connection.transaction():
                     connection.execute("SET LOCAL enable_indexscan = off")
-                    return connection.execute(sql, {"q": vector, "k": k}).fetchall()
+                    return connection.execute(sql, params).fetchall()
 
             rows = self._pool.run(exact)
         return [(int(i), float(s)) for i, s in rows]
@@ -647,7 +660,9 @@ class PgIndexStore(ManifestView):
         )
         return np.vstack([_array(found[int(i)]) for i in chunk_ids]).astype(np.float32)
 
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, window: DateRange | None = None
+    ) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for chunks containing any of `terms`:
         FTS5's `bm25()` (k1 1.2, b 0.75, idf floored at 1e-6) over the snapshot's chunks. A
         term of several words (never one from `retrieval.terms`) counts as its words, where
@@ -656,11 +671,15 @@ class PgIndexStore(ManifestView):
         if not lexemes or k <= 0:
             return []
         documents = max(len(self), 1)
+        in_window, window_params = "", {}
+        if window is not None:
+            clause, window_params = window.named_sql()
+            in_window = f" AND {clause}"
         rows = self._query(
             f"""
             WITH hits AS (
                 SELECT key, id, length, terms FROM {self._chunks}
-                WHERE terms @@ %(query)s::tsquery AND {self._visible}
+                WHERE terms @@ %(query)s::tsquery AND {self._visible}{in_window}
             ), counts AS (
                 SELECT h.key, h.id, h.length, w.lexeme,
                        coalesce(array_length(w.positions, 1), 1) AS tf
@@ -681,6 +700,7 @@ class PgIndexStore(ManifestView):
                 "n": documents,
                 "avgdl": max(self.tokens / documents, 1e-9),
                 "k": int(k),
+                **window_params,
             },
         )
         return [(int(i), float(score)) for i, score in rows]
@@ -706,6 +726,14 @@ class PgIndexStore(ManifestView):
             f"SELECT raw FROM {self._articles} WHERE path = %s AND {self._visible}", (path,)
         )
         return rows[0][0] if rows else None
+
+    def coverage(self) -> Coverage:
+        """Oldest and newest article date, and how many articles are dated and undated."""
+        [(oldest, newest, dated, total)] = self._query(
+            f"SELECT min(date), max(date), count(date), count(*) FROM {self._articles} "
+            f"WHERE {self._visible}"
+        )
+        return Coverage(oldest, newest, int(dated), int(total) - int(dated))
 
     def articles(self) -> list[ArticleRecord]:
         rows = self._query(
@@ -790,6 +818,7 @@ CREATE TABLE {t}_chunks (
 CREATE INDEX {n}_chunks_by_id ON {t}_chunks (id);
 CREATE INDEX {n}_chunks_by_article ON {t}_chunks (article, position);
 CREATE INDEX {n}_chunks_by_removed ON {t}_chunks (removed) WHERE removed IS NOT NULL;
+CREATE INDEX {n}_chunks_by_date ON {t}_chunks (date) WHERE date IS NOT NULL;
 """
 # Built at a new table set's first publish: over the rows written so far at once (a rebuild:
 # all of them), which is several times faster than growing an HNSW graph row by row.
@@ -1095,6 +1124,23 @@ class PgIndexWriter:
         self._articles -= articles
         self.changed = self.changed or bool(articles)
         return len(lengths)
+
+    @_reported
+    def stored_vectors(
+        self, path: str
+    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]:
+        """The article's current chunks: id -> (section, vector, sentence vectors or None), so
+        an update that leaves a paragraph as it was keeps its vectors (`index.sync`)."""
+        rows = self._db.execute(
+            f"SELECT id, section, vector, sentence_vectors FROM {self._t}_chunks "
+            "WHERE article = %s AND removed IS NULL",
+            (path,),
+        ).fetchall()
+        found = {}
+        for chunk, section, vector, blob in rows:
+            sentences = None if blob is None else sentence_vectors_from(blob, self.dimension)
+            found[int(chunk)] = (section, _array(vector).astype(np.float32), sentences)
+        return found
 
     @_reported
     def touch(self, path: str, size: int, mtime_ns: int) -> None:

@@ -140,7 +140,8 @@ def test_chat_commands(live: LiveIndex) -> None:
     code, out, _ = chat(live, "", "/help", "/sources", "/frob", "/more", "/quit", KRYWYJ_SENTENCE)
     assert code == 0
     assert "/sources  the indexed articles" in out
-    assert "5 articles:" in out and KRYWYJ_ARTICLE in out and "2025-03" in out
+    assert "5 articles; " in out and "newest first:" in out
+    assert KRYWYJ_ARTICLE in out and "2025-03" in out
     assert "Unknown command /frob. /help lists the commands." in out
     assert "Ask a question first." in out
     assert "[1]" not in out  # nothing is read after /quit
@@ -200,7 +201,7 @@ def test_chat_follows_articles_another_process_indexes(articles_dir: Path, index
     before, after = stdout.getvalue().split("Index updated: 1 new article.\n\n")
     assert "Pinguine" not in before
     assert after.startswith(f"[1] „{fact}“ — Pinguine in Kiel, ¶1")
-    assert "6 articles:" in after and after.count("Index updated") == 0
+    assert "6 articles; " in after and after.count("Index updated") == 0
 
 
 @pytest.mark.parametrize(
@@ -273,7 +274,7 @@ def test_newsbot_chat_through_a_pipe(real_index: Path, tmp_path: Path) -> None:
     first_answer = result.stdout.split("\n\n")[0]
     assert first_answer.startswith("[1] „")
     assert "Moskau" in first_answer
-    assert "5 articles:" in result.stdout
+    assert "5 articles; " in result.stdout
 
 
 def test_newsbot_chat_on_a_terminal(tmp_path: Path) -> None:

@@ -171,12 +171,12 @@ def test_newsbot_watch_answers_what_the_feeds_publish(
     assert not watch.is_alive()
     assert (german.title, german.date, german.url) == (
         "Seehunde kommen nach Husum",
-        "2026-12-05",
+        "2026-12-05T08:30",
         german_link,
     )
     assert german.article == "feeds/testzeitung/2026-12-05-seehunde-kommen-nach-husum.md"
     assert (english.title, english.date, english.url) == (
         "Bicycles cross the North Sea",
-        "2026-12-05",
+        "2026-12-05T08:30",
         english_link,
     )

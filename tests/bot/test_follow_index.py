@@ -103,7 +103,7 @@ def test_chat_through_a_pipe_answers_from_an_article_watch_added(
     try:
         chat.stdin.write("/sources\n")
         chat.stdin.flush()
-        out.until("5 articles:")
+        out.until("5 articles; ")
 
         (articles_dir / "kiel.txt").write_text(ARTICLE, encoding="utf-8")
         watch.until("added 1, updated 0, removed 0")

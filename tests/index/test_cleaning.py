@@ -234,7 +234,7 @@ def test_quote_with_a_period_inside_stays_one_sentence():
         ("DATUM: 17. März 2025\n", "2025-03-17"),
         ("Date: March 17, 2025\n", "2025-03-17"),
         ("date: 2025-03-17T09:30:00Z\n", "2025-03-17"),
-        ("Datum: 17.03.2025, 14:30 Uhr\n", "2025-03-17"),
+        ("Datum: 17.03.2025, 14:30 Uhr\n", "2025-03-17T14:30"),  # the time is kept
         ("2025-03-17\n", "2025-03-17"),
         ("Überschrift\nDatum: 17.03.2025\n", "2025-03-17"),
         ("Datum: 31.02.2025\n", None),

@@ -17,6 +17,7 @@ from telegram.ext import Application
 
 from bot.settings import Settings
 from bot.telegram import app as telegram_app
+from bot.telegram import time as telegram_time
 from bot.telegram.answers import MAX_QUESTION_CHARS
 from bot.telegram.app import (
     build_application,
@@ -24,9 +25,11 @@ from bot.telegram.app import (
     run_telegram,
 )
 from bot.telegram.formatting import visible_length
+from index.dates import Coverage
 from index.stores.base import ArticleRecord
 from index.verbatim import collapse_whitespace
 from retrieval.answer import Answer, Quote
+from retrieval.latest import Latest
 from retrieval.live import LiveIndex
 from retrieval.render import NOT_ANSWERED, not_answered, shorten
 from tests.conftest import KRYWYJ_ARTICLE, KRYWYJ_SENTENCE, SAMPLE_ARTICLES
@@ -178,8 +181,8 @@ async def test_command_menu_is_published_in_english_and_german(bot: Harness) -> 
     await telegram_app.set_bot_commands(bot.app)
     english = await bot.app.bot.get_my_commands()
     german = await bot.app.bot.get_my_commands(language_code="de")
-    assert [c.command for c in english] == ["ask", "sources", "start", "help"]
-    assert [c.command for c in german] == ["ask", "sources", "start", "help"]
+    assert [c.command for c in english] == ["ask", "latest", "sources", "start", "help"]
+    assert [c.command for c in german] == ["ask", "latest", "sources", "start", "help"]
     assert german[0].description.startswith("Eine Frage")
 
 
@@ -481,6 +484,38 @@ async def test_sources_are_paginated_with_buttons(tg: FakeTelegram) -> None:
     assert tg.errors == []
 
 
+async def test_sources_newest_first_with_dates_and_coverage(tg: FakeTelegram) -> None:
+    articles = [
+        ArticleRecord("old.txt", "Old", "1987-03-02T09:00", 1, "h"),
+        ArticleRecord("undated.txt", "Undated", None, 1, "h"),
+        ArticleRecord("new.txt", "New", "1987-03-20", 1, "h"),
+    ]
+    harness = await start_harness(tg, StubLive(quotes=[], articles=articles))
+    try:
+        [page] = await harness.send(42, "/sources")
+        text = page["text"]
+        assert "3 articles; 2–20 Mar 1987; 1 undated" in text
+        assert text.index("1. New\n1987-03-20") < text.index("2. Old\n1987-03-02")
+        assert text.index("2. Old") < text.index("3. Undated\nno date")
+        [start] = await harness.send(42, "/start")
+        assert start["text"].endswith("3 articles; 2–20 Mar 1987; 1 undated")
+    finally:
+        await harness.app.shutdown()
+    assert tg.errors == []
+
+
+async def test_latest_lists_the_newest_articles_with_their_lead(bot: Harness, live) -> None:
+    [message] = await bot.send(42, "/latest")
+    assert message["text"].startswith("The newest articles, newest first:")
+    newest = max((a for a in live.articles() if a.date), key=lambda a: a.date)
+    assert (newest.title or newest.path)[:20] in message["text"]
+    [german] = await bot.send(43, "/latest Waffenruhe", language_code="de")
+    assert german["text"].startswith("Die neuesten Artikel zu Waffenruhe, die neuesten zuerst:")
+    assert bot.tg.errors == []
+    nothing = telegram_time.latest_messages(Latest("Pinguine", (), answered=False), "de")
+    assert nothing == ["Keiner meiner Artikel handelt von Pinguine."]
+
+
 # --- failures ------------------------------------------------------------------------------
 
 
@@ -635,6 +670,11 @@ class StubLive:
             raise RuntimeError("retrieval exploded")
         quotes = self.quotes[:top]
         return Answer(question, bool(quotes), quotes, self.language)
+
+    def coverage(self) -> Coverage:
+        dated = [a.date for a in self._articles if a.date]
+        undated = len(self._articles) - len(dated)
+        return Coverage(min(dated, default=None), max(dated, default=None), len(dated), undated)
 
     def articles(self) -> list[ArticleRecord]:
         return self._articles

@@ -161,7 +161,7 @@ async def test_the_bot_polls_feeds_while_it_keeps_the_index(bot, httpserver, mon
         quote = answer.quotes[0]
         assert (quote.title, quote.date, quote.url) == (
             "Bicycles cross the North Sea",
-            "2026-12-05",
+            "2026-12-05T08:30",
             link,
         )
     finally:

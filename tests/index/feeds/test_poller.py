@@ -128,7 +128,9 @@ def test_an_rss_entry_becomes_an_article_file_with_front_matter(setup, httpserve
     assert meta["feed"] == httpserver.url_for("/feed")
     assert meta["author"] == "Erika Muster"
     parsed = parse_article(text, path)
-    assert parsed.title == "Seehunde kommen nach Husum" and parsed.date == "2026-12-05"
+    assert (
+        parsed.title == "Seehunde kommen nach Husum" and parsed.date == "2026-12-05T08:30"
+    )  # the time is kept
     assert parsed.language == "de"
     assert parsed.paragraphs[0].sentences[0].text == GERMAN_FACT
     assert len(parsed.paragraphs) == 3  # the navigation and footer are not article text
@@ -150,7 +152,7 @@ def test_an_atom_entry_with_full_text_is_taken_from_the_feed(setup, httpserver, 
     [(path, text)] = articles(tmp_path / "articles").items()
     assert path == "feeds/the-test-gazette/2026-12-05-bicycles-cross-the-north-sea.md"
     parsed = parse_article(text, path)
-    assert parsed.language == "en" and parsed.date == "2026-12-05"
+    assert parsed.language == "en" and parsed.date == "2026-12-05T08:30"
     assert parsed.paragraphs[0].sentences[0].text == ENGLISH_FACT
     assert front_matter(text)["url"] == link
 
