@@ -9,8 +9,9 @@ address unless NEWSBOT_FEED_ALLOW_PRIVATE=1.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, filters
 
 from bot import feeds
@@ -34,57 +35,58 @@ def _settings(context: Context) -> Settings:
     return context.bot_data.settings
 
 
-async def on_feeds(update: Update, context: Context) -> None:
+async def _admin_message(update: Update, context: Context) -> tuple[Message, Settings] | None:
+    """The message and settings when an admin sent it; otherwise tells the sender, and None."""
     message = update.effective_message
     if message is None:
-        return
+        return None
     settings = _settings(context)
     if not is_admin(update, settings):
         await message.reply_text(NOT_ADMIN)
+        return None
+    return message, settings
+
+
+async def on_feeds(update: Update, context: Context) -> None:
+    if (admin := await _admin_message(update, context)) is None:
         return
+    message, settings = admin
     listed = await asyncio.to_thread(feeds.list_feeds, settings)
     text = feeds.describe_feeds(listed).replace("newsbot feeds add URL", "/feed_add URL")
     await message.reply_text(_shorten(text), disable_web_page_preview=True)
 
 
-async def on_feed_add(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    settings = _settings(context)
-    if not is_admin(update, settings):
-        await message.reply_text(NOT_ADMIN)
-        return
+async def _run_feed_command(
+    update: Update, context: Context, command: Callable[[Settings, str], str], usage: str
+) -> bool:
+    """Run `command(settings, argument)` for an admin's one-argument command and reply with its
+    text or its error; True when it succeeded."""
+    if (admin := await _admin_message(update, context)) is None:
+        return False
+    message, settings = admin
     if len(context.args or []) != 1:
-        await message.reply_text("Usage: /feed_add URL (an RSS or Atom feed, or a page naming one)")
-        return
+        await message.reply_text(usage)
+        return False
     try:
-        reply = await asyncio.to_thread(feeds.add_feed, settings, context.args[0])
+        reply = await asyncio.to_thread(command, settings, context.args[0])
     except feeds.FeedCommandError as exc:
-        reply = str(exc)
-    else:
+        await message.reply_text(_shorten(str(exc)), disable_web_page_preview=True)
+        return False
+    await message.reply_text(_shorten(reply), disable_web_page_preview=True)
+    return True
+
+
+async def on_feed_add(update: Update, context: Context) -> None:
+    usage = "Usage: /feed_add URL (an RSS or Atom feed, or a page naming one)"
+    if await _run_feed_command(update, context, feeds.add_feed, usage):
         polling = context.bot_data.feed_polling
         if polling is not None:
             polling.loop.wake()  # poll the new feed now, not at the next look
-    await message.reply_text(_shorten(reply), disable_web_page_preview=True)
 
 
 async def on_feed_remove(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    settings = _settings(context)
-    if not is_admin(update, settings):
-        await message.reply_text(NOT_ADMIN)
-        return
-    if len(context.args or []) != 1:
-        await message.reply_text("Usage: /feed_remove N (the number /feeds shows) or URL")
-        return
-    try:
-        reply = await asyncio.to_thread(feeds.remove_feed, settings, context.args[0])
-    except feeds.FeedCommandError as exc:
-        reply = str(exc)
-    await message.reply_text(_shorten(reply), disable_web_page_preview=True)
+    usage = "Usage: /feed_remove N (the number /feeds shows) or URL"
+    await _run_feed_command(update, context, feeds.remove_feed, usage)
 
 
 def _shorten(text: str) -> str:
