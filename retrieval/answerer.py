@@ -235,14 +235,18 @@ class Answerer:
 
     def _read_time(self, question: str) -> tuple[TimeQuestion, Coverage | None]:
         """What the question says about time, and the archive's coverage. An archive that is
-        mostly undated has no time to filter by: its questions are read as timeless
-        (`TimeReader.min_dated_share`)."""
+        mostly undated has no time to filter by (`TimeReader.min_dated_share`): its questions
+        are read as timeless, except a window counted back from today ("yesterday", "in the
+        past 10 days"), which asks when things were reported and only dated articles answer."""
         if not self.time.enabled:
             return NO_TIME, None
         coverage = self.coverage()
-        if not self.time.knows_time(coverage.dated, coverage.undated):
-            return NO_TIME, coverage
-        return self.time.read(question, self.today or date.today()), coverage
+        asked = self.time.read(question, self.today or date.today())
+        if self.time.knows_time(coverage.dated, coverage.undated):
+            return asked, coverage
+        if asked.relative and coverage.dated:
+            return TimeQuestion(asked.window, spans=asked.spans, relative=True), coverage
+        return NO_TIME, coverage
 
     def _in_time_order(
         self, quotes: Sequence[Quote], asked: TimeQuestion

@@ -85,8 +85,9 @@ _RELATIVE = (
 )
 _ONE = rf"(?:{_RELATIVE}|{_DATE})"
 _IN = r"(?:in|im|on|am|during|im\s+jahr(?:e)?|in\s+the\s+year)"
-_PATTERN = re.compile(
+_PATTERN = re.compile(  # whole words only: "im letzten Jahr" is not in "im letzten Jahrhundert"
     rf"""
+    (?<!\w)(?:
     (?P<range>(?:between|zwischen|from|vom|von)\s+(?:the\s+|dem\s+)?(?P<a>{_DATE}|\d{{1,2}}\.?)
         \s*(?:and|und|to|until|till|bis(?:\s+zum)?|-|–)\s*(?:the\s+|dem\s+)?(?P<b>{_DATE}))
     |(?P<days>(?P<d1>\d{{1,2}})\.?\s*(?:-|–|to|and|und|bis)\s*(?P<d2>{_DAY}\s+{_MONTH}(?:\s+{_YEAR})?))
@@ -99,6 +100,7 @@ _PATTERN = re.compile(
     |(?P<after>(?:after|nach\s+dem|nach)\s+(?:the\s+)?(?P<af>{_DATE}))
     |(?P<relative>{_RELATIVE})
     |(?P<in>{_IN}\s+(?:the\s+|dem\s+)?(?P<i>{_DATE}))
+    )(?!\w)
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -164,6 +166,7 @@ class TimeQuestion:
     window: Window | None = None
     latest: bool = False
     spans: tuple[tuple[int, int], ...] = field(default_factory=tuple)  # time-only words
+    relative: bool = False  # the window is counted back from today ("yesterday", "past 10 days")
 
     def content(self, question: str) -> str:
         """The question without its time-only words (spaces in their place)."""
@@ -199,16 +202,17 @@ class TimeReader:
 def read_time(question: str, today: date | datetime) -> TimeQuestion:
     """The window, latest intent and time-only spans of `question`, relative to `today`."""
     today = today.date() if isinstance(today, datetime) else today
-    window, spans = None, []
+    window, spans, relative = None, [], False
     for match in _PATTERN.finditer(question):
         found = _window(match, today)
         if found is None:
             continue
         spans.append(match.span())
+        relative = relative or bool(match.group("past") or match.group("relative"))
         window = found if window is None else _intersect(window, found)
     latest = bool(_LATEST.search(question))
     spans += [m.span() for m in _LATEST_ONLY.finditer(question)]
-    return TimeQuestion(window, latest, tuple(sorted(spans)))
+    return TimeQuestion(window, latest, tuple(sorted(spans)), relative)
 
 
 def _intersect(a: Window, b: Window) -> Window:

@@ -176,3 +176,25 @@ def test_a_mostly_undated_archive_reads_questions_as_timeless(tmp_path, fake_emb
     answer = answerer(store, fake_embedder).answer("Wie viele Fähren zählte Kiel im Jahr 2015?")
     assert answer.answered and answer.window is None and not answer.outside_coverage
     assert answer.coverage.dated == 1 and answer.coverage.undated == 3
+
+
+def test_a_mostly_undated_archive_answers_a_window_counted_from_today_from_its_dated_articles(
+    tmp_path, fake_embedder
+):
+    """ "Yesterday" asks when something was reported: an undated article that says "gestern" is
+    no answer to it, so even a mostly undated archive searches only its dated articles."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "dated.md").write_text("---\ndate: 1987-03-30\n---\n\nDer Hafen von Kiel wächst.\n")
+    for n in range(3):
+        (folder / f"undated{n}.txt").write_text(f"Gestern zählte der Hafen von Kiel {n} Fähren.\n")
+    sync_index(folder, tmp_path / "index", fake_embedder)
+    store = open_store(tmp_path / "index", fake_embedder.model_id)
+    answer = answerer(store, fake_embedder).answer("Was geschah gestern im Hafen von Kiel?")
+    assert answer.window.to_json() == {"from": "1987-03-30", "to": "1987-03-30"}
+    assert [q.article for q in answer.quotes] == ["dated.md"]
+    later = Answerer(store, fake_embedder, abstainer=AlwaysAnswer(), today=date(1987, 6, 2)).answer(
+        "What happened yesterday in the port of Kiel?"
+    )
+    assert not later.answered and later.quotes == () and later.outside_coverage
+    assert render_plain(later) == "My articles cover 30 Mar 1987; none are from 1 Jun 1987."

@@ -155,3 +155,15 @@ def test_today_from_setting():
     assert today_from("") == datetime.now().date() or today_from("") == date.today()
     with pytest.raises(ValueError):
         today_from("April 1st")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Um wie viel hat sich die Temperatur im letzten Jahrhundert verändert?",
+        "Was war das Ergebnis der Wahl von 2007?",  # not "on 2007" inside "von"
+        "Who won the 2014 World Cup?",  # not "on the 2014" inside "won"
+    ],
+)
+def test_time_words_are_whole_words(question):
+    assert read_time(question, date(1987, 3, 31)).window is None
