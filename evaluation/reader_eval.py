@@ -88,9 +88,14 @@ def abstained_at(pos: np.ndarray, neg: np.ndarray, false_rate: float) -> float:
     return float(np.mean(neg < threshold))
 
 
-def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str, list[Case]]:
+def build_cases(
+    shared: Path, cosine: Cosine, paragraphs_kept: int, *, dev: bool = False
+) -> dict[str, list[Case]]:
+    """The held-out articles' odd-numbered questions; `dev`: the reader's dev articles'
+    even-numbered ones instead (what fits the fusion with the cosine)."""
     split = reader_split(shared)
-    held = set(split.held_out)
+    held = set(split.dev if dev else split.held_out)
+    parity = 1 if dev else 0
     xquad = shared / "xquad"
     sets: dict[str, list[Case]] = {}
     for corpus, language in (("de", GERMAN), ("en", ENGLISH)):
@@ -106,7 +111,7 @@ def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str,
         cosine.vectors([q.question for q in questions if q.gold[0].doc in held], query=True)
         for number, q in enumerate(questions):
             index = number // 2 if corpus == "de" else number
-            if index % 2 == 0 or q.gold[0].doc not in held:
+            if index % 2 == parity or q.gold[0].doc not in held:
                 continue
             answers = {squash(g.quote) for g in q.gold}
             doc = q.gold[0].doc
@@ -146,7 +151,7 @@ def build_cases(shared: Path, cosine: Cosine, paragraphs_kept: int) -> dict[str,
 class TorchReader:
     """The float PyTorch model of a training checkpoint (before Q4_0), for comparison only."""
 
-    def __init__(self, checkpoint: Path, train_from: int) -> None:
+    def __init__(self, checkpoint: Path, train_from: int, *, quant_aware: bool = False) -> None:
         import torch
 
         from evaluation.reader_torch import Reader as TorchModel
@@ -154,7 +159,7 @@ class TorchReader:
 
         self.torch = torch
         self.file = E5File(bundled_model())
-        self.model = TorchModel(self.file, train_from).eval()
+        self.model = TorchModel(self.file, train_from, quant_aware=quant_aware).eval()
         state = torch.load(checkpoint, weights_only=False)
         self.model.load_state_dict(state["model"], strict=False)
         self.meta = {"torch checkpoint": str(checkpoint), "step": state["step"]}
@@ -181,6 +186,88 @@ def shortlist(case: Case, count: int) -> Case:
     )
 
 
+def load_cases(args: argparse.Namespace, *, dev: bool) -> dict[str, list[Case]]:
+    """The cases of the held-out (or the reader's dev) questions, cached in the work folder."""
+    kind = "dev" if dev else "held"
+    cases_file = args.work / f"eval-cases-v3-{kind}-{args.paragraphs}.pkl"
+    if cases_file.exists():
+        rows = pickle.loads(cases_file.read_bytes())
+        return {name: [Case(*row) for row in cases] for name, cases in rows.items()}
+    cosine = Cosine(args.work / "eval-cosine-cache.pkl")
+    sets = build_cases(args.shared, cosine, args.paragraphs, dev=dev)
+    cosine.save()
+    # plain tuples: the cache loads under any entry point
+    rows = {name: [astuple(c) for c in cases] for name, cases in sets.items()}
+    cases_file.write_bytes(pickle.dumps(rows))
+    return sets
+
+
+def fit_fusion(sets: dict[str, list[Case]]) -> np.ndarray:
+    """Logistic regression of "holds the answer" on (cosine, reader logit) over every candidate
+    of the dev cases (unanswerable ones included: all their candidates are negatives): weights
+    for cosine, reader and a bias. Newton's method; two features need no library."""
+    x, y = [], []
+    for cases in sets.values():
+        for c in cases:
+            for cos, rdr, gold in zip(c.cosine, c.reader, c.gold, strict=True):
+                x.append((cos, rdr, 1.0))
+                y.append(float(gold))
+    features, labels = np.array(x), np.array(y)
+    mean = features[:, :2].mean(0)
+    features[:, :2] -= mean  # centred: Newton converges in a few steps
+    w = np.zeros(3)
+    for _ in range(25):
+        prob = 1 / (1 + np.exp(-features @ w))
+        grad = features.T @ (prob - labels) + 1e-3 * w
+        hess = (features * (prob * (1 - prob))[:, None]).T @ features + 1e-3 * np.eye(3)
+        w -= np.linalg.solve(hess, grad)
+    w[2] -= w[:2] @ mean
+    return w
+
+
+def score_all(sets: dict[str, list[Case]], reader, args: argparse.Namespace) -> list:
+    timings = []
+    for name in sets:
+        sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
+        for case in sets[name]:
+            t0 = time.perf_counter()
+            case.reader = (
+                case.cosine if reader is None else reader.score(case.question, case.candidates)
+            )
+            timings.append((time.perf_counter() - t0, len(case.candidates)))
+    return timings
+
+
+def report(sets: dict[str, list[Case]], fusion: np.ndarray | None) -> None:
+    def scores(c: Case) -> dict[str, np.ndarray]:
+        out = {"cos": c.cosine, "rdr": c.reader}
+        if fusion is not None:
+            out["fus"] = fusion[0] * c.cosine + fusion[1] * c.reader + fusion[2]
+        return out
+
+    kinds = ["cos", "rdr"] + (["fus"] if fusion is not None else [])
+    head = f"{'set':34} {'n':>4} {'recall':>6}"
+    for metric in ("top1", "AUC", "abst"):
+        head += "".join(f" {metric + ' ' + k:>9}" for k in kinds)
+    print(head)
+    names = sorted({n.rsplit(" ", 1)[0] for n in sets})
+    for name in names:
+        ans = sets.get(f"{name} answerable", [])
+        una = sets.get(f"{name} unanswerable", [])
+        found = [c for c in ans if any(c.gold)]
+        line = f"{name:34} {len(ans):>4} {len(found) / max(1, len(ans)):>6.3f}"
+        tops, aucs, absts = [], [], []
+        for k in kinds:
+            tops.append(np.mean([c.gold[int(np.argmax(scores(c)[k]))] for c in found]))
+            pos = np.array([scores(c)[k].max() for c in found])
+            neg = np.array([scores(c)[k].max() for c in una])
+            aucs.append(auc(pos, neg))
+            absts.append(abstained_at(pos, neg, 0.05))
+        for values in (tops, aucs, absts):
+            line += "".join(f" {v:>9.3f}" for v in values)
+        print(line + f"  (unanswerable {len(una)})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
@@ -193,68 +280,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cosine-only", action="store_true", help="the baseline's columns only")
     parser.add_argument("--torch-checkpoint", type=Path, help="score with a float checkpoint")
     parser.add_argument("--train-from", type=int, default=8, help="of --torch-checkpoint")
+    parser.add_argument(
+        "--quant-aware", action="store_true", help="--torch-checkpoint's matrices as Q4_0"
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    cases_file = args.work / f"eval-cases-v2-{args.paragraphs}.pkl"
-    if cases_file.exists():
-        rows = pickle.loads(cases_file.read_bytes())
-        sets = {name: [Case(*row) for row in cases] for name, cases in rows.items()}
-    else:
-        cosine = Cosine(args.work / "eval-cosine-cache.pkl")
-        sets = build_cases(args.shared, cosine, args.paragraphs)
-        cosine.save()
-        # plain tuples: the cache loads under any entry point
-        rows = {name: [astuple(c) for c in cases] for name, cases in sets.items()}
-        cases_file.write_bytes(pickle.dumps(rows))
+    sets = load_cases(args, dev=False)
+    dev_sets = load_cases(args, dev=True)
     if args.prepare:
         return
     if args.cosine_only:
         reader = None
     elif args.torch_checkpoint:
-        reader = TorchReader(args.torch_checkpoint, args.train_from)
+        reader = TorchReader(args.torch_checkpoint, args.train_from, quant_aware=args.quant_aware)
     else:
         reader = Reader(args.weights, cache=args.work / "engine")
-    timings = [(0.0, 1)]
-    for name in sets:
-        sets[name] = [shortlist(c, args.sentences) for c in sets[name][:: args.step]]
-        for case in sets[name]:
-            t0 = time.perf_counter()
-            case.reader = (
-                case.cosine if reader is None else reader.score(case.question, case.candidates)
-            )
-            timings.append((time.perf_counter() - t0, len(case.candidates)))
+    fusion = None
+    if reader is not None:
+        score_all(dev_sets, reader, argparse.Namespace(sentences=args.sentences, step=1))
+        fusion = fit_fusion(dev_sets)
+        print(f"fusion fitted on the reader's dev questions: {np.round(fusion, 3).tolist()}")
+        print("dev:")
+        report(dev_sets, fusion)
+    timings = score_all(sets, reader, args) or [(0.0, 1)]
     if reader is None:
         print("cosine only: the reader columns repeat the cosine")
     else:
         print(f"weights: {args.torch_checkpoint or args.weights} {reader.meta}")
         scored = args.work / f"eval-scored-{(args.torch_checkpoint or args.weights).stem}.pkl"
         scored.write_bytes(pickle.dumps({n: [astuple(c) for c in cs] for n, cs in sets.items()}))
-    timings = timings[1:] or timings
-    print(
-        f"{'set':34} {'n':>4} {'recall':>6} {'top1 cos':>8} {'top1 rdr':>8} "
-        f"{'AUC cos':>7} {'AUC rdr':>7} {'abst cos':>8} {'abst rdr':>8}"
-    )
-    names = sorted({n.rsplit(" ", 1)[0] for n in sets})
-    for name in names:
-        ans = sets.get(f"{name} answerable", [])
-        una = sets.get(f"{name} unanswerable", [])
-        found = [c for c in ans if any(c.gold)]
-        top_cos = np.mean([c.gold[int(np.argmax(c.cosine))] for c in found])
-        top_rdr = np.mean([c.gold[int(np.argmax(c.reader))] for c in found])
-        row = [len(ans), len(found) / max(1, len(ans)), top_cos, top_rdr]
-        for attr in ("cosine", "reader"):
-            pos = np.array([getattr(c, attr).max() for c in found])
-            neg = np.array([getattr(c, attr).max() for c in una])
-            row.append(auc(pos, neg))
-        for attr in ("cosine", "reader"):
-            pos = np.array([getattr(c, attr).max() for c in found])
-            neg = np.array([getattr(c, attr).max() for c in una])
-            row.append(abstained_at(pos, neg, 0.05))
-        print(
-            f"{name:34} {row[0]:>4} {row[1]:>6.3f} {row[2]:>8.3f} {row[3]:>8.3f} "
-            f"{row[4]:>7.3f} {row[5]:>7.3f} {row[6]:>8.3f} {row[7]:>8.3f}"
-            f"  (unanswerable {len(una)})"
-        )
+    print("held out:")
+    report(sets, fusion)
     secs = np.array([t for t, _ in timings])
     sents = np.array([n for _, n in timings])
     print(

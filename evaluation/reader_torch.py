@@ -18,16 +18,41 @@ from torch import nn
 from retrieval.e5_file import E5File
 
 LAYER_TENSORS = ("q", "k", "v", "ao", "aln", "fi", "fo", "oln")
+MATRICES = ("q", "k", "v", "ao", "fi", "fo")
+QK = 32  # weights per Q4_0 block
+
+
+def fake_q4(w: torch.Tensor) -> torch.Tensor:
+    """`w` rounded to Q4_0 as `retrieval.e5_file.quantize` does (blocks of 32 along the rows, the
+    signed largest-magnitude weight mapped to -8, the scale stored as float16), with a
+    straight-through gradient: training sees the weights the engine will run."""
+    x = w.reshape(-1, QK)
+    idx = x.detach().abs().argmax(1, keepdim=True)
+    d = x.detach().gather(1, idx) / -8.0
+    inv = torch.where(d != 0, 1.0 / d, torch.zeros_like(d))
+    q = torch.clamp(torch.floor(x.detach() * inv + 8.5), 0, 15)
+    rounded = ((q - 8.0) * d.to(torch.float16).to(torch.float32)).reshape(w.shape)
+    return w + (rounded - w).detach()
+
+
+class QLinear(nn.Linear):
+    """A linear layer that can run its weight through `fake_q4` (quantization-aware training)."""
+
+    fake_quant = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = fake_q4(self.weight) if self.fake_quant else self.weight
+        return nn.functional.linear(x, weight, self.bias)
 
 
 class Layer(nn.Module):
     def __init__(self, hidden: int, heads: int, ff: int, eps: float) -> None:
         super().__init__()
         self.heads = heads
-        self.q, self.k, self.v, self.ao = (nn.Linear(hidden, hidden) for _ in range(4))
+        self.q, self.k, self.v, self.ao = (QLinear(hidden, hidden) for _ in range(4))
         self.aln = nn.LayerNorm(hidden, eps=eps)
-        self.fi = nn.Linear(hidden, ff)
-        self.fo = nn.Linear(ff, hidden)
+        self.fi = QLinear(hidden, ff)
+        self.fo = QLinear(ff, hidden)
         self.oln = nn.LayerNorm(hidden, eps=eps)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -47,10 +72,14 @@ class Layer(nn.Module):
 class E5Encoder(nn.Module):
     """e5-small: frozen embeddings and lower layers, the layers from `train_from` on trainable."""
 
-    def __init__(self, f: E5File, train_from: int, *, matrices: bool = True) -> None:
+    def __init__(
+        self, f: E5File, train_from: int, *, matrices: bool = True, quant_aware: bool = False
+    ) -> None:
         """`matrices`: train the trained layers' weight matrices too; False trains only their
         biases and LayerNorms, which the engine file holds as float32, so what is learned
-        ships exactly (fine-tuning moves a matrix by far less than a Q4_0 step)."""
+        ships exactly (fine-tuning moves a matrix by far less than a Q4_0 step).
+        `quant_aware`: the trained matrices run rounded to Q4_0 (straight-through), so what is
+        learned survives the export to the engine's format."""
         super().__init__()
         hp = f.header
         self.hidden = hp.hidden
@@ -85,10 +114,10 @@ class E5Encoder(nn.Module):
         for layer in self.layers[:train_from]:
             for p in layer.parameters():
                 p.requires_grad_(False)
-        if not matrices:
-            for layer in self.layers[train_from:]:
-                for name in ("q", "k", "v", "ao", "fi", "fo"):
-                    getattr(layer, name).weight.requires_grad_(False)
+        for layer in self.layers[train_from:]:
+            for name in MATRICES:
+                getattr(layer, name).weight.requires_grad_(matrices)
+                getattr(layer, name).fake_quant = matrices and quant_aware
 
     def lower(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Hidden states after the frozen layers (no gradient)."""
@@ -131,9 +160,11 @@ class E5Encoder(nn.Module):
 class Reader(nn.Module):
     """Cross-encoder: the encoder's pooled vector of the (question, sentence) text -> a logit."""
 
-    def __init__(self, f: E5File, train_from: int, *, matrices: bool = True) -> None:
+    def __init__(
+        self, f: E5File, train_from: int, *, matrices: bool = True, quant_aware: bool = False
+    ) -> None:
         super().__init__()
-        self.encoder = E5Encoder(f, train_from, matrices=matrices)
+        self.encoder = E5Encoder(f, train_from, matrices=matrices, quant_aware=quant_aware)
         self.head = nn.Linear(f.header.hidden, 1)
         with torch.no_grad():
             self.head.weight.zero_()

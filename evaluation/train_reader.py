@@ -54,8 +54,19 @@ SQUAD_SOURCE = (
     " : train-v2.0.json (the first 10 articles of SQuAD 2.0 train, 4,719 questions)"
 )
 SQUAD_SHA256 = "53e67dd96e8597a8ef600e795d54d3fdef18486d42721884d38d652e2a2638cb"
+SQUAD11_SOURCE = (
+    "github.com/rajpurkar/SQuAD-explorer @ 13f82e35b9a1fb9173f863b35f5675030646571e :"
+    " explore/1.1/train/*.html (the 442 article pages of SQuAD 1.1 train, 87,599 questions),"
+    " parsed back into SQuAD JSON (answer_start: the answer's first occurrence)"
+)
+SQUAD11_SHA256 = "da243d6e78fd744d77dd24585e9932cf8fb180ae9f823bded822536ba369321e"
+MLQA_DE_SOURCE = (
+    "github.com/LSX-UniWue/SuperGLEBer @ 5d3c59a91ab3b5011a45a28cfafe813cf657111d :"
+    " data/XGlue/MLQA/validation/data-00000-of-00001.arrow (MLQA de.de validation, 512 questions)"
+)
+MLQA_DE_SHA256 = "309948689fbe103215375f571d450f704b01a37bc00693b1d3ba759a1954d893"
 MAX_TOKENS = 126  # content tokens per pair (+ <s> and </s> = 128)
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 
 # --- which xquad articles the reader may see -----------------------------------------
@@ -118,25 +129,35 @@ def _negatives(question: str, candidates: list[str], count: int) -> list[str]:
     return [candidates[i] for i in order[:count]]
 
 
-def squad_pairs(path: Path, start_group: int) -> tuple[list[Pair], list[Pair]]:
-    """SQuAD 2.0 pairs: (train, dev); the last article is the dev log's."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    train: list[Pair] = []
-    dev: list[Pair] = []
+def squad_pairs(
+    data: list[dict],
+    start_group: int,
+    *,
+    language: str = ENGLISH,
+    every: int = 1,
+    unanswerable_only: bool = False,
+    source: str = "squad",
+) -> list[Pair]:
+    """Pairs from SQuAD-format articles: every `every`-th question (in file order), or only
+    the unanswerable ones (SQuAD 2.0)."""
+    out: list[Pair] = []
     group = start_group
-    for number, article in enumerate(data):
-        out = dev if number == len(data) - 1 else train
+    number = -1
+    for article in data:
         paragraphs = [p["context"] for p in article["paragraphs"]]
-        split = [sentences_of(p, ENGLISH) for p in paragraphs]
+        split = [sentences_of(p, language) for p in paragraphs]
         for pi, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:
+                number += 1
                 group += 1
                 question = qa["question"].strip()
                 answers = [a for a in qa.get("answers", []) if a["text"].strip()]
                 if qa.get("is_impossible") or not answers:
                     pool = [s for _, _, s in split[pi]]
                     for s in _negatives(question, pool, 2):
-                        out.append(Pair(question, s, 0, "squad-unanswerable", group))
+                        out.append(Pair(question, s, 0, f"{source}-unanswerable", group))
+                    continue
+                if unanswerable_only or number % every:
                     continue
                 a = answers[0]
                 start, end = a["answer_start"], a["answer_start"] + len(a["text"])
@@ -152,12 +173,30 @@ def squad_pairs(path: Path, start_group: int) -> tuple[list[Pair], list[Pair]]:
                     for _, _, s in sents
                     if not _holds(s, texts)
                 ]
-                out.append(Pair(question, gold[0], 1, "squad", group))
+                out.append(Pair(question, gold[0], 1, source, group))
                 for s in _negatives(question, same, 2):
-                    out.append(Pair(question, s, 0, "squad", group))
+                    out.append(Pair(question, s, 0, source, group))
                 for s in _negatives(question, other, 1):
-                    out.append(Pair(question, s, 0, "squad", group))
-    return train, dev
+                    out.append(Pair(question, s, 0, source, group))
+    return out
+
+
+def mlqa_rows(path: Path) -> list[dict]:
+    """MLQA (Hugging Face `save_to_disk` Arrow stream) as SQuAD-format articles, one paragraph
+    each. pyarrow is needed here only (`pip install pyarrow`)."""
+    import pyarrow as pa
+
+    with path.open("rb") as f:
+        table = pa.ipc.open_stream(f).read_all()
+    articles = []
+    for row in table.to_pylist():
+        answers = [
+            {"text": t, "answer_start": a}
+            for t, a in zip(row["answers"]["text"], row["answers"]["answer_start"], strict=True)
+        ]
+        qa = {"question": row["question"], "answers": answers}
+        articles.append({"paragraphs": [{"context": row["context"], "qas": [qa]}]})
+    return articles
 
 
 def _holds(sentence: str, answers: set[str]) -> bool:
@@ -231,8 +270,29 @@ def build_features(args: argparse.Namespace, f: E5File) -> dict:
         sys.exit(f"{squad}: sha256 {digest}, expected the subset {SQUAD_SOURCE}")
     split = reader_split(args.shared)
     t0 = time.time()
-    squad_train, squad_dev = squad_pairs(squad, 0)
+    squad2 = json.loads(squad.read_text(encoding="utf-8"))["data"]
+    # its last article is the dev log's; the others give their unanswerable questions (the
+    # answerable ones are SQuAD 1.1's, below, when that is given)
+    squad_dev = squad_pairs(squad2[-1:], 0)
+    squad_train = squad_pairs(squad2[:-1], 10_000, unanswerable_only=bool(args.squad11))
+    if args.squad11:
+        digest = hashlib.sha256(Path(args.squad11).read_bytes()).hexdigest()
+        if digest != SQUAD11_SHA256:
+            sys.exit(f"{args.squad11}: sha256 {digest}, expected {SQUAD11_SOURCE}")
+        v11 = json.loads(Path(args.squad11).read_text(encoding="utf-8"))["data"]
+        dev_title = squad2[-1]["title"]
+        v11 = [a for a in v11 if a["title"] != dev_title]
+        squad_train += squad_pairs(v11, 3_000_000, every=args.squad11_every)
+    if args.mlqa_de:
+        digest = hashlib.sha256(Path(args.mlqa_de).read_bytes()).hexdigest()
+        if digest != MLQA_DE_SHA256:
+            sys.exit(f"{args.mlqa_de}: sha256 {digest}, expected {MLQA_DE_SOURCE}")
+        mlqa = squad_pairs(
+            mlqa_rows(Path(args.mlqa_de)), 4_000_000, language=GERMAN, source="mlqa-de"
+        )
+        squad_train += mlqa * args.german_repeat
     xq_train = xquad_pairs(args.shared, split.train, 1_000_000, even_only=True)
+    xq_train *= args.german_repeat
     xq_dev = xquad_pairs(args.shared, split.dev, 2_000_000, even_only=True)
     print(f"pairs built in {time.time() - t0:.0f} s", flush=True)
     tok = f.tokenizer
@@ -341,7 +401,7 @@ def train(args: argparse.Namespace) -> None:
     print("train:", describe(features["train"]), flush=True)
     print("dev:", describe(features["dev"]), flush=True)
     tok = f.tokenizer
-    model = Reader(f, args.train_from, matrices=not args.biases_only)
+    model = Reader(f, args.train_from, matrices=not args.biases_only, quant_aware=args.quant_aware)
     trainable = [p for p in model.parameters() if p.requires_grad]
     head = list(model.head.parameters())
     body = [p for p in trainable if all(p is not h for h in head)]
@@ -372,6 +432,10 @@ def train(args: argparse.Namespace) -> None:
         step = state["step"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} of {total}", flush=True)
+    elif args.init_from:
+        state = torch.load(args.init_from, weights_only=False)
+        model.load_state_dict(state["model"], strict=False)
+        print(f"weights from {args.init_from} (step {state['step']})", flush=True)
     log = (args.work / "train-log.jsonl").open("a", encoding="utf-8")
     deadline = time.time() + args.minutes * 60
     last_save = time.time()
@@ -495,6 +559,15 @@ def export(args: argparse.Namespace, model, step: int, total: int) -> None:
         "base_sha256": hashlib.sha256(bundled_model().read_bytes()).hexdigest(),
         "train_from": model.encoder.train_from,
         "biases_only": args.biases_only,
+        "quant_aware": args.quant_aware,
+        "data": {
+            "squad2_subset": SQUAD_SOURCE,
+            "squad11": SQUAD11_SOURCE if args.squad11 else None,
+            "squad11_every": args.squad11_every if args.squad11 else None,
+            "mlqa_de": MLQA_DE_SOURCE if args.mlqa_de else None,
+            "german_repeat": args.german_repeat,
+            "xquad_articles": list(reader_split(args.shared).train),
+        },
         "steps": step,
         "planned_steps": total,
         "seed": args.seed,
@@ -509,6 +582,13 @@ def export(args: argparse.Namespace, model, step: int, total: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--squad", default="/work/reader-work/raw/squad2_phong.json")
+    parser.add_argument("--squad11", help="SQuAD 1.1 train (SQUAD11_SOURCE): its answerable")
+    parser.add_argument("--squad11-every", type=int, default=8, help="every N-th question")
+    parser.add_argument("--mlqa-de", help="MLQA de.de validation (MLQA_DE_SOURCE)")
+    parser.add_argument(
+        "--german-repeat", type=int, default=2, help="German pairs (xquad, MLQA) repeated"
+    )
+    parser.add_argument("--init-from", type=Path, help="start from a checkpoint's weights")
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--work", type=Path, default=Path("/work/reader-work"))
     parser.add_argument("--train-from", type=int, default=8, help="first trained layer")
@@ -516,6 +596,11 @@ def main(argv: list[str] | None = None) -> None:
         "--biases-only",
         action="store_true",
         help="train the layers' biases and LayerNorms (float32 in the engine file), not matrices",
+    )
+    parser.add_argument(
+        "--quant-aware",
+        action="store_true",
+        help="train the matrices through their Q4_0 rounding (straight-through), as exported",
     )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=0, help="cap the planned steps")
