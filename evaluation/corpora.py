@@ -55,8 +55,26 @@ class Archive:
     question_sets: tuple[QuestionSet, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    train: tuple[str, ...]
+    dev: tuple[str, ...]
+    held_out: tuple[str, ...]
+
+
 def xquad_articles(shared: Path, language: str) -> list[str]:
     return sorted(p.name for p in (shared / "xquad" / f"articles-{language}").glob("*.txt"))
+
+
+def reader_split(shared: Path) -> Split:
+    """xquad articles in name order: every 4th (0, 4, 8, …) is the reader's (every 16th of
+    those for its dev log), the other 36 are held out — among them all 8 that `make eval`
+    leaves out (numbers 5, 11, …: odd, so never a multiple of 4)."""
+    names = xquad_articles(shared, "de")
+    train = tuple(n for i, n in enumerate(names) if i % 4 == 0 and i % 16 != 0)
+    dev = tuple(n for i, n in enumerate(names) if i % 16 == 0)
+    held = tuple(n for i, n in enumerate(names) if i % 4 != 0)
+    return Split(train, dev, held)
 
 
 def left_out(shared: Path) -> frozenset[str]:

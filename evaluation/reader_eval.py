@@ -2,7 +2,7 @@
 
     python -m evaluation.reader_eval [--weights retrieval/data/reader/reader.npz]
 
-Over the 36 held-out xquad articles (`evaluation.train_reader.reader_split`), per question set
+Over the 36 held-out xquad articles (`evaluation.corpora.reader_split`), per question set
 (German questions on the German articles, English questions on the German articles, English
 questions on the English articles; the odd-numbered questions, as `make eval` reports):
 
@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.corpora import reader_split
 from evaluation.scoring import load_questions
-from evaluation.train_reader import _holds, reader_split, squash
+from evaluation.train_reader import _holds, squash
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
 from retrieval.e5_file import E5File

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.corpora import reader_split
 from index.cleaning import split_sentences
 from index.language import ENGLISH, GERMAN
 from retrieval.e5_file import E5File
@@ -67,27 +68,6 @@ MLQA_DE_SOURCE = (
 MLQA_DE_SHA256 = "309948689fbe103215375f571d450f704b01a37bc00693b1d3ba759a1954d893"
 MAX_TOKENS = 126  # content tokens per pair (+ <s> and </s> = 128)
 FEATURES_VERSION = 3
-
-
-# --- which xquad articles the reader may see -----------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    train: tuple[str, ...]
-    dev: tuple[str, ...]
-    held_out: tuple[str, ...]
-
-
-def reader_split(shared: Path) -> Split:
-    """xquad articles in name order: every 4th (0, 4, 8, …) is the reader's (every 16th of
-    those for its dev log), the other 36 are held out — among them all 8 that `make eval`
-    leaves out (numbers 5, 11, …: odd, so never a multiple of 4)."""
-    names = sorted(p.name for p in (shared / "xquad" / "articles-de").glob("*.txt"))
-    train = tuple(n for i, n in enumerate(names) if i % 4 == 0 and i % 16 != 0)
-    dev = tuple(n for i, n in enumerate(names) if i % 16 == 0)
-    held = tuple(n for i, n in enumerate(names) if i % 4 != 0)
-    return Split(train, dev, held)
 
 
 # --- pairs ----------------------------------------------------------------------
