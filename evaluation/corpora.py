@@ -15,6 +15,11 @@ so that one mixed archive can hold all of them; gold documents are renamed the s
 - `republished`: the German xquad articles, every third of them twice (a second file of the same
   text, as agencies' stories are republished and updates re-filed). A quote from either copy
   answers; the questions are those of `xquad-de`, so its figures compare with that table.
+- `answer-removed-de`, `answer-removed-en`: on-topic unanswerable questions. In each of the 36
+  articles the trained reader never saw (`reader_split`), up to 3 questions have every sentence
+  holding their answer cut out of the article (`answer_removal`): they ask about a story the
+  archive covers, for a detail no article states. The other questions about those articles
+  whose answer is still there are asked beside them as the control.
 
 Of xquad's questions only the odd-numbered ones are asked here: the even-numbered ones (and none
 about the 8 left-out articles) are what the abstention model was fitted on.
@@ -22,24 +27,36 @@ about the 8 left-out articles) are what the abstention model was fitted on.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evaluation.scoring import Gold, Question, load_questions
+from index.cleaning import split_sentences
+from index.language import ENGLISH, GERMAN
+from index.verbatim import canonical
 
 LEAVE_OUT_EVERY = 6  # articles number 5, 11, 17, ... (0-based, name order) are left out
 COPY_EVERY = 3  # articles number 0, 3, 6, ... (0-based, name order) are republished
+REMOVED_PER_ARTICLE = 3  # questions per held-out article whose answer is cut out
+# A question qualifies for removal when its answer stands in at most this many sentences of its
+# article (in each language): a common word or year as the answer would take half the story.
+MAX_ANSWER_SENTENCES = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A folder of articles that goes into an archive under `prefix/`."""
+    """A folder of articles that goes into an archive under `prefix/`. With `texts` (file name,
+    text) the folder is derived: `materialise` writes them into `folder`, relative to the cache
+    root, at build time."""
 
     prefix: str
     folder: Path
     exclude: frozenset[str] = frozenset()
+    texts: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +141,18 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
         xde, prefix="xquad-de-copy", exclude=frozenset(german) - set(german[::COPY_EVERY])
     )
     gone = [_unanswerable(q) for q in every([q for q in de_corpus if _about(q, out)], step)]
+    removal = answer_removal(shared)
+    german_questions = load_questions(shared / "xquad" / "questions-de-corpus.jsonl")
+    english_questions = load_questions(shared / "xquad" / "questions-en-corpus.jsonl")
+    removed_de = _answer_removed(
+        [(i // 2, q) for i, q in enumerate(german_questions)],
+        removal,
+        removal.texts[GERMAN],
+        "xquad-de",
+    )
+    removed_en = _answer_removed(
+        list(enumerate(english_questions)), removal, removal.texts[ENGLISH], "xquad-en"
+    )
     return [
         Archive("sample", (sample,), tuple(sample_sets)),
         Archive(
@@ -168,7 +197,33 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
                 QuestionSet("de questions", tuple(_also_in(de_de, copies))),
             ),
         ),
+        Archive(
+            "answer-removed-de",
+            _derived(xde, "answer-removed-de", removal.texts[GERMAN]),
+            (
+                QuestionSet("en questions", tuple(every(_lang(removed_de, "en"), step))),
+                QuestionSet("de questions", tuple(every(_lang(removed_de, "de"), step))),
+            ),
+        ),
+        Archive(
+            "answer-removed-en",
+            _derived(xen, "answer-removed-en", removal.texts[ENGLISH]),
+            (QuestionSet("en questions", tuple(every(removed_en, step))),),
+        ),
     ]
+
+
+def _lang(questions: list[Question], lang: str) -> list[Question]:
+    return [q for q in questions if q.lang == lang]
+
+
+def _derived(source: Source, name: str, texts: dict[str, str]) -> tuple[Source, Source]:
+    """`source` with the articles in `texts` replaced by these texts (written at build time
+    under the cache root, in `name/derived`)."""
+    return (
+        replace(source, exclude=source.exclude | frozenset(texts)),
+        Source(source.prefix, Path(name) / "derived", texts=tuple(sorted(texts.items()))),
+    )
 
 
 def _only(questions: list[Question], articles: frozenset[str]) -> list[Question]:
@@ -196,12 +251,132 @@ def _unanswerable(question: Question) -> Question:
     return replace(question, answerable=False, gold=())
 
 
+# --- on-topic unanswerable: the answer's sentences cut out ----------------------------------
+
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def folded(text: str) -> str:
+    """The form an answer is looked for in: case and whitespace ignored."""
+    return canonical(text).casefold()
+
+
+def holds(text: str, answers: frozenset[str]) -> bool:
+    """Whether `text` contains one of the `folded` `answers`."""
+    text = folded(text)
+    return any(a in text for a in answers)
+
+
+def paragraphs(text: str) -> list[str]:
+    """An article's paragraphs: blank-line separated, stripped, empty ones left out."""
+    return [p for p in (p.strip() for p in PARAGRAPH_BREAK.split(text)) if p]
+
+
+def remove_sentences(text: str, answers: frozenset[str], language: str) -> str:
+    """`text` without every sentence that contains one of the `folded` `answers`; paragraphs
+    stay separated by a blank line (untouched ones as they were), one left without sentences
+    is dropped."""
+    out = []
+    for paragraph in paragraphs(text):
+        sentences = [paragraph[a:b] for a, b in split_sentences(paragraph, language)]
+        kept = [s for s in sentences if not holds(s, answers)]
+        if len(kept) == len(sentences):
+            out.append(paragraph)
+        elif kept:
+            out.append(" ".join(kept))
+    return "\n\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """The answer-removed articles: `chosen` are the question numbers (lines of
+    questions-en-corpus.jsonl; in questions-de-corpus.jsonl each is lines 2k and 2k+1) whose
+    answer was cut out; `texts` maps a language to the held-out articles by name, modified
+    (or as they were, if none of their questions qualified)."""
+
+    chosen: frozenset[int]
+    texts: dict[str, dict[str, str]]
+
+
+@functools.lru_cache(maxsize=4)
+def answer_removal(shared: Path) -> Removal:
+    """Per held-out article, the first `REMOVED_PER_ARTICLE` odd-numbered questions (file order)
+    whose answer stands in 1 to `MAX_ANSWER_SENTENCES` sentences of the article in each
+    language, and the articles with every sentence holding one of their answers removed. The
+    question files are parallel, so the choice is the same for both languages; each language
+    loses the sentences holding its own gold answers."""
+    xquad = shared / "xquad"
+    english = load_questions(xquad / "questions-en-corpus.jsonl")
+    german = load_questions(xquad / "questions-de-corpus.jsonl")
+    answers = {
+        ENGLISH: [frozenset(folded(g.quote) for g in q.gold) for q in english],
+        GERMAN: [
+            frozenset(folded(g.quote) for q in german[2 * k : 2 * k + 2] for g in q.gold)
+            for k in range(len(english))
+        ],
+    }
+    chosen: set[int] = set()
+    texts: dict[str, dict[str, str]] = {GERMAN: {}, ENGLISH: {}}
+    for name in reader_split(shared).held_out:
+        raw = {lang: (xquad / f"articles-{lang}" / name).read_text("utf-8") for lang in texts}
+        sentences = {
+            lang: [
+                folded(p[a:b]) for p in paragraphs(raw[lang]) for a, b in split_sentences(p, lang)
+            ]
+            for lang in texts
+        }
+        numbers = [
+            k
+            for k, q in enumerate(english)
+            if k % 2 == 1 and q.gold[0].doc == name and _qualifies(k, answers, sentences)
+        ][:REMOVED_PER_ARTICLE]
+        chosen.update(numbers)
+        for lang in texts:
+            cut = frozenset(a for k in numbers for a in answers[lang][k])
+            texts[lang][name] = remove_sentences(raw[lang], cut, lang) if cut else raw[lang]
+    return Removal(frozenset(chosen), texts)
+
+
+def _qualifies(
+    k: int, answers: dict[str, list[frozenset[str]]], sentences: dict[str, list[str]]
+) -> bool:
+    """Whether question `k`'s answers each stand in 1 to `MAX_ANSWER_SENTENCES` of the
+    (`folded`) sentences of its article, in every language."""
+    return all(
+        1 <= sum(answer in s for s in sentences[lang]) <= MAX_ANSWER_SENTENCES
+        for lang in sentences
+        for answer in answers[lang][k]
+    )
+
+
+def _answer_removed(
+    questions: list[tuple[int, Question]], removal: Removal, texts: dict[str, str], prefix: str
+) -> list[Question]:
+    """The odd-numbered questions (with their numbers) about the modified articles' story: the
+    chosen ones unanswerable, the others whose gold answer the modified article still holds as
+    they are; those whose answer went with another question's sentences are left out."""
+    out = []
+    for k, q in questions:
+        doc = q.gold[0].doc
+        if k % 2 == 0 or doc not in texts:
+            continue
+        if k in removal.chosen:
+            out.append(_unanswerable(q))
+        elif holds(texts[doc], frozenset(folded(g.quote) for g in q.gold)):
+            out.extend(prefixed([q], prefix))
+    return out
+
+
 def materialise(archive: Archive, root: Path) -> Path:
     """The archive's articles folder under `root` (copied once; re-copied if sources change)."""
     folder = root / archive.name / "articles"
     wanted: dict[str, Path] = {}
     for source in archive.sources:
-        for path in sorted(source.folder.glob("*")):
+        source_folder = source.folder
+        if source.texts:
+            source_folder = root / source.folder
+            _write_texts(source_folder, dict(source.texts))
+        for path in sorted(source_folder.glob("*")):
             if path.is_file() and path.name not in source.exclude:
                 wanted[f"{source.prefix}/{path.name}"] = path
     listing = folder.parent / "articles.json"
@@ -215,3 +390,16 @@ def materialise(archive: Archive, root: Path) -> Path:
         shutil.copyfile(path, target)
     listing.write_text(json.dumps(signature))
     return folder
+
+
+def _write_texts(folder: Path, texts: dict[str, str]) -> None:
+    """`folder` holding exactly `texts` (file name: text); a file whose text is already right is
+    left alone, so its size and time, which `materialise` compares, change only with the text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.name not in texts:
+            path.unlink()
+    for name, text in texts.items():
+        path = folder / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
