@@ -19,7 +19,8 @@ so that one mixed archive can hold all of them; gold documents are renamed the s
   articles the trained reader never saw (`reader_split`), up to 3 questions have every sentence
   holding their answer cut out of the article (`answer_removal`): they ask about a story the
   archive covers, for a detail no article states. The other questions about those articles
-  whose answer is still there are asked beside them as the control.
+  whose answer is still there are asked beside them as the control. (`answer_removal` with
+  parity 0 makes the same kind of articles from even-numbered questions, for the abstention fit.)
 
 Of xquad's questions only the odd-numbered ones are asked here: the even-numbered ones (and none
 about the 8 left-out articles) are what the abstention model was fitted on.
@@ -144,13 +145,13 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
     removal = answer_removal(shared)
     german_questions = load_questions(shared / "xquad" / "questions-de-corpus.jsonl")
     english_questions = load_questions(shared / "xquad" / "questions-en-corpus.jsonl")
-    removed_de = _answer_removed(
+    removed_de = removal_questions(
         [(i // 2, q) for i, q in enumerate(german_questions)],
         removal,
         removal.texts[GERMAN],
         "xquad-de",
     )
-    removed_en = _answer_removed(
+    removed_en = removal_questions(
         list(enumerate(english_questions)), removal, removal.texts[ENGLISH], "xquad-en"
     )
     return [
@@ -199,7 +200,7 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
         ),
         Archive(
             "answer-removed-de",
-            _derived(xde, "answer-removed-de", removal.texts[GERMAN]),
+            derived_sources(xde, "answer-removed-de", removal.texts[GERMAN]),
             (
                 QuestionSet("en questions", tuple(every(_lang(removed_de, "en"), step))),
                 QuestionSet("de questions", tuple(every(_lang(removed_de, "de"), step))),
@@ -207,7 +208,7 @@ def archives(project: Path, shared: Path, *, step: int = 1) -> list[Archive]:
         ),
         Archive(
             "answer-removed-en",
-            _derived(xen, "answer-removed-en", removal.texts[ENGLISH]),
+            derived_sources(xen, "answer-removed-en", removal.texts[ENGLISH]),
             (QuestionSet("en questions", tuple(every(removed_en, step))),),
         ),
     ]
@@ -217,7 +218,7 @@ def _lang(questions: list[Question], lang: str) -> list[Question]:
     return [q for q in questions if q.lang == lang]
 
 
-def _derived(source: Source, name: str, texts: dict[str, str]) -> tuple[Source, Source]:
+def derived_sources(source: Source, name: str, texts: dict[str, str]) -> tuple[Source, Source]:
     """`source` with the articles in `texts` replaced by these texts (written at build time
     under the cache root, in `name/derived`)."""
     return (
@@ -291,20 +292,24 @@ def remove_sentences(text: str, answers: frozenset[str], language: str) -> str:
 class Removal:
     """The answer-removed articles: `chosen` are the question numbers (lines of
     questions-en-corpus.jsonl; in questions-de-corpus.jsonl each is lines 2k and 2k+1) whose
-    answer was cut out; `texts` maps a language to the held-out articles by name, modified
-    (or as they were, if none of their questions qualified)."""
+    answer was cut out, all of them `parity` mod 2; `texts` maps a language to the chosen
+    articles by name, modified (or as they were, if none of their questions qualified)."""
 
     chosen: frozenset[int]
     texts: dict[str, dict[str, str]]
+    parity: int = 1
 
 
-@functools.lru_cache(maxsize=4)
-def answer_removal(shared: Path) -> Removal:
-    """Per held-out article, the first `REMOVED_PER_ARTICLE` odd-numbered questions (file order)
-    whose answer stands in 1 to `MAX_ANSWER_SENTENCES` sentences of the article in each
-    language, and the articles with every sentence holding one of their answers removed. The
-    question files are parallel, so the choice is the same for both languages; each language
-    loses the sentences holding its own gold answers."""
+@functools.lru_cache(maxsize=8)
+def answer_removal(
+    shared: Path, parity: int = 1, articles: frozenset[str] | tuple[str, ...] | None = None
+) -> Removal:
+    """Per article of `articles` (default: the reader's held-out ones), the first
+    `REMOVED_PER_ARTICLE` questions numbered `parity` mod 2 (file order; make eval asks the odd
+    ones, the abstention fit the even ones) whose answer stands in 1 to `MAX_ANSWER_SENTENCES`
+    sentences of the article in each language, and the articles with every sentence holding
+    one of their answers removed. The question files are parallel, so the choice is the same
+    for both languages; each language loses the sentences holding its own gold answers."""
     xquad = shared / "xquad"
     english = load_questions(xquad / "questions-en-corpus.jsonl")
     german = load_questions(xquad / "questions-de-corpus.jsonl")
@@ -317,7 +322,7 @@ def answer_removal(shared: Path) -> Removal:
     }
     chosen: set[int] = set()
     texts: dict[str, dict[str, str]] = {GERMAN: {}, ENGLISH: {}}
-    for name in reader_split(shared).held_out:
+    for name in sorted(reader_split(shared).held_out if articles is None else articles):
         raw = {lang: (xquad / f"articles-{lang}" / name).read_text("utf-8") for lang in texts}
         sentences = {
             lang: [
@@ -328,13 +333,13 @@ def answer_removal(shared: Path) -> Removal:
         numbers = [
             k
             for k, q in enumerate(english)
-            if k % 2 == 1 and q.gold[0].doc == name and _qualifies(k, answers, sentences)
+            if k % 2 == parity and q.gold[0].doc == name and _qualifies(k, answers, sentences)
         ][:REMOVED_PER_ARTICLE]
         chosen.update(numbers)
         for lang in texts:
             cut = frozenset(a for k in numbers for a in answers[lang][k])
             texts[lang][name] = remove_sentences(raw[lang], cut, lang) if cut else raw[lang]
-    return Removal(frozenset(chosen), texts)
+    return Removal(frozenset(chosen), texts, parity)
 
 
 def _qualifies(
@@ -349,19 +354,27 @@ def _qualifies(
     )
 
 
-def _answer_removed(
-    questions: list[tuple[int, Question]], removal: Removal, texts: dict[str, str], prefix: str
+def removal_questions(
+    questions: list[tuple[int, Question]],
+    removal: Removal,
+    texts: dict[str, str],
+    prefix: str,
+    *,
+    keep_gold: bool = False,
 ) -> list[Question]:
-    """The odd-numbered questions (with their numbers) about the modified articles' story: the
-    chosen ones unanswerable, the others whose gold answer the modified article still holds as
-    they are; those whose answer went with another question's sentences are left out."""
+    """The questions of the removal's parity (with their `Removal.chosen` numbers) about the
+    modified articles' story: the chosen ones unanswerable, the others whose gold answer the
+    modified article still holds as they are; those whose answer went with another question's
+    sentences are left out. `keep_gold`: the unanswerable ones keep their (prefixed) gold,
+    naming the article they are about (the abstention fit folds by it); else they have none."""
     out = []
     for k, q in questions:
         doc = q.gold[0].doc
-        if k % 2 == 0 or doc not in texts:
+        if k % 2 != removal.parity or doc not in texts:
             continue
         if k in removal.chosen:
-            out.append(_unanswerable(q))
+            unanswerable = replace(q, answerable=False)
+            out.extend(prefixed([unanswerable], prefix) if keep_gold else [_unanswerable(q)])
         elif holds(texts[doc], frozenset(folded(g.quote) for g in q.gold)):
             out.extend(prefixed([q], prefix))
     return out
