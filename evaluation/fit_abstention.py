@@ -7,9 +7,17 @@ each group an archive of the 48 articles minus that group is indexed, and the ev
 questions about the group are unanswerable on it, the even-numbered questions about the remaining
 articles answerable. The bilingual archives hold each topic once, half in German and half in
 English (as `make eval`'s bilingual archive), and are asked the questions in both languages.
+Those questions are all off topic: the archive lacks their whole article. So for each group
+there are also two answer-removed archives (`--no-removed` leaves them out), the 48 German and
+the 48 English articles with the group's articles cut as `make eval`'s tables (i) and (j) cut
+theirs, but by the even-numbered questions (`answer_removal` with parity 0): up to 3 per article
+lose every sentence holding their answer and are unanswerable on topic (the story is there, the
+detail is not); the group's other even-numbered questions whose answer is still there are
+answerable, so the trees see one story both ways. The German archives are asked the questions
+in both languages, the English ones the English questions.
 (The report uses the odd-numbered questions and all questions about the 8.)
 
-    python -m evaluation.fit_abstention [--max-false-abstention 0.035]
+    python -m evaluation.fit_abstention [--max-false-abstention 0.035] [--no-removed]
 
 The model is gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, a fitting-
 time dependency only: the trees are written out and evaluated in `retrieval.abstain`). The
@@ -33,8 +41,11 @@ from evaluation.corpora import (
     Archive,
     QuestionSet,
     Source,
+    answer_removal,
+    derived_sources,
     left_out,
     prefixed,
+    removal_questions,
     xquad_articles,
 )
 from evaluation.embedding_cache import CachedEmbedder
@@ -47,7 +58,9 @@ from retrieval.answerer import Answerer
 GROUPS = 5
 
 
-def fit_archives(shared: Path) -> list[Archive]:
+def fit_archives(shared: Path, *, removed: bool = True) -> list[Archive]:
+    """The off-topic fit archives (per group: German, English, bilingual), then with `removed`
+    the answer-removed ones (`removed_archives`)."""
     reported = left_out(shared)
     names = [n for n in xquad_articles(shared, "de") if n not in reported]
     groups = [frozenset(names[g::GROUPS]) for g in range(GROUPS)]
@@ -77,7 +90,37 @@ def fit_archives(shared: Path) -> list[Archive]:
         # the German corpus holds every question in both languages
         fit = _fit_questions(even["de"], reported, group)
         result.append(Archive(f"fit-bilingual-{g}", bilingual, (QuestionSet("fit", fit),)))
+    return result + (removed_archives(shared, groups) if removed else [])
+
+
+def removed_archives(shared: Path, groups: list[frozenset[str]]) -> list[Archive]:
+    """Per group, the 48 German and the 48 English articles with the group's articles cut by
+    their even-numbered questions (`answer_removal`): the chosen questions unanswerable on
+    topic, the group's other even-numbered ones whose answer the cut article still holds
+    answerable; all of them keep their gold, which names the article (and so the fold)."""
+    xquad = shared / "xquad"
+    numbered = {  # a question's number: its line in the English file, half it in the German
+        "de": [
+            (i // 2, q) for i, q in enumerate(load_questions(xquad / "questions-de-corpus.jsonl"))
+        ],
+        "en": list(enumerate(load_questions(xquad / "questions-en-corpus.jsonl"))),
+    }
+    result = []
+    for g, group in enumerate(groups):
+        removal = answer_removal(shared, 0, group)
+        for language, questions in numbered.items():
+            name = f"fit-removed-{language}-{g}"
+            texts = removal.texts[language]
+            source = Source(f"xquad-{language}", xquad / f"articles-{language}")
+            fit = removal_questions(questions, removal, texts, source.prefix, keep_gold=True)
+            sources = derived_sources(source, name, texts)
+            result.append(Archive(name, sources, (QuestionSet("fit", tuple(fit)),)))
     return result
+
+
+def kind(archive: str) -> str:
+    """A fit archive's kind, its name without "fit-" and the group: "bilingual", "removed-de"."""
+    return archive.removeprefix("fit-").rsplit("-", 1)[0]
 
 
 def _fit_questions(
@@ -95,18 +138,18 @@ def _fit_questions(
 
 
 def collect(
-    shared: Path, cache: Path, model: str | None
+    shared: Path, cache: Path, model: str | None, *, removed: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """Evidence rows; per row whether it is answerable, its fold (the group of the article the
     question is about: all rows about one article fall in one fold, whichever archive they
-    come from) and its kind (archive kind and question language: "bilingual/en"); the
-    embedder's id."""
+    come from) and its kind (archive kind and question language: "bilingual/en",
+    "removed-de/en"); the embedder's id. `removed`: with the answer-removed archives."""
     reported = left_out(shared)
     names = [n for n in xquad_articles(shared, "de") if n not in reported]
     group_of = {name: g for g in range(GROUPS) for name in names[g::GROUPS]}
     embedder = CachedEmbedder(load_embedder(model), cache / "embeddings.sqlite")
     rows, labels, folds, kinds = [], [], [], []
-    for archive in fit_archives(shared):
+    for archive in fit_archives(shared, removed=removed):
         started = time.perf_counter()
         store = build_index(archive, cache, embedder)
         answerer = Answerer(store, embedder)
@@ -118,7 +161,7 @@ def collect(
                 rows.append(evidence.vector())
                 labels.append(question.answerable)
                 folds.append(group_of[question.gold[0].doc.split("/", 1)[1]])
-                kinds.append(f"{archive.name.split('-')[1]}/{question.lang}")
+                kinds.append(f"{kind(archive.name)}/{question.lang}")
         print(
             f"{archive.name}: {len(questions)} questions, {time.perf_counter() - started:.0f} s",
             file=sys.stderr,
@@ -206,8 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--max-false-abstention", type=float, default=0.035)
     parser.add_argument("--out", default=str(MODEL_FILE))
+    parser.add_argument(
+        "--removed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also fit on the answer-removed archives (on-topic unanswerable questions); "
+        "--no-removed fits on the off-topic archives alone, as before, for comparison",
+    )
     args = parser.parse_args(argv)
-    x, y, folds, kinds, embedder_id = collect(Path(args.shared), Path(args.cache), args.model)
+    x, y, folds, kinds, embedder_id = collect(
+        Path(args.shared), Path(args.cache), args.model, removed=args.removed
+    )
     np.savez(  # for experiments
         Path(args.cache) / "abstention-features.npz", x=x, y=y, folds=folds, kinds=kinds
     )
@@ -215,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     rates = {k: round(v, 4) for k, v in result.items() if k.startswith("fit_")}
     rates |= {k: round(v, 4) for k, v in result["rates"].items()}
     print(json.dumps(rates, indent=1), file=sys.stderr)
+    on_topic = int(np.sum(~y & np.char.startswith(kinds.astype(str), "removed")))
+    removed = (
+        f", and answer-removed German and English ones ({on_topic} of the unanswerable "
+        f"questions on topic: their answer's sentences cut out of their article)"
+        if args.removed
+        else ""
+    )
     model = AbstentionModel(
         embedder_id=embedder_id,
         features=FEATURES,
@@ -223,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         threshold=result["threshold"],
         fitted_on=(
             f"{len(y)} xquad questions ({int(y.sum())} answerable, {int((~y).sum())} not) in "
-            f"{GROUPS}-fold leave-articles-out archives, German, English and bilingual; none "
-            f"of them is reported by `make eval`; threshold: at most "
+            f"{GROUPS}-fold leave-articles-out archives, German, English and bilingual"
+            f"{removed}; none of them is reported by `make eval`; threshold: at most "
             f"{args.max_false_abstention:.1%} false abstention out of fold (by article group); "
             f"fitted {time.strftime('%Y-%m-%d')}"
         ),
