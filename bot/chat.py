@@ -34,6 +34,7 @@ from retrieval.render import (
     citation,
     coverage_line,
     focus_span,
+    nearest_header,
     render_latest,
     render_quotes,
     time_note,
@@ -156,7 +157,10 @@ class ChatOutput:
             if note := time_note(answer):
                 text += "\n" + note
         else:
-            text = unanswered(answer, sources_hint=True)
+            text = unanswered(answer, sources_hint=not answer.nearest)
+            if answer.nearest:
+                quotes = render_quotes(answer.nearest, language=answer.language)
+                text += f"\n{nearest_header(answer)}\n{quotes}"
         self._write(text)
 
     def notice(self, text: str) -> None:
@@ -188,8 +192,15 @@ class RichChatOutput(ChatOutput):
 
     def answer(self, answer: Answer, *, first: int) -> None:
         if not answer.answered:
-            message = unanswered(answer, sources_hint=True)
+            message = unanswered(answer, sources_hint=not answer.nearest)
             self.console.print(Text(message, style="yellow"), end="\n\n")
+            if answer.nearest:
+                self.console.print(Text(nearest_header(answer), style="dim"))
+                for rank, quote in enumerate(answer.nearest, start=1):
+                    block = Text(f"[{rank}] ", style="dim")
+                    block.append_text(styled_quote(quote))
+                    block.append(f"\n    {citation(quote, answer.language)}", style="dim")
+                    self.console.print(block, end="\n\n")
             return
         for rank, quote in enumerate(answer.quotes, start=first + 1):
             block = Text()

@@ -143,6 +143,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 "timing_ms": {k: round(v, 2) for k, v in answer.timing_ms.items()},
                 "window": answer.window.to_json() if answer.window else None,
                 "coverage": answer.coverage.to_json() if answer.coverage else None,
+                "nearest": [q.to_json() for q in answer.nearest],
             }
             if error is not None:
                 payload["error"] = error

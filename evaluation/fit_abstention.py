@@ -50,6 +50,7 @@ from evaluation.corpora import (
 )
 from evaluation.embedding_cache import CachedEmbedder
 from evaluation.scoring import Question, load_questions
+from evaluation.stages import NoReading
 from evaluation.suite import build_index
 from index.embedders import load_embedder
 from retrieval.abstain import FEATURES, MODEL_FILE, AbstentionModel, Tree
@@ -138,12 +139,20 @@ def _fit_questions(
 
 
 def collect(
-    shared: Path, cache: Path, model: str | None, *, removed: bool = True
+    shared: Path,
+    cache: Path,
+    model: str | None,
+    *,
+    removed: bool = True,
+    reader: bool = True,
+    step: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """Evidence rows; per row whether it is answerable, its fold (the group of the article the
     question is about: all rows about one article fall in one fold, whichever archive they
     come from) and its kind (archive kind and question language: "bilingual/en",
-    "removed-de/en"); the embedder's id. `removed`: with the answer-removed archives."""
+    "removed-de/en"); the embedder's id. `removed`: with the answer-removed archives;
+    `reader`: the answerer reads its quotes (`retrieval.reading`); `step`: every step-th
+    question of each archive (the reader costs a model pass per sentence read)."""
     reported = left_out(shared)
     names = [n for n in xquad_articles(shared, "de") if n not in reported]
     group_of = {name: g for g in range(GROUPS) for name in names[g::GROUPS]}
@@ -152,8 +161,8 @@ def collect(
     for archive in fit_archives(shared, removed=removed):
         started = time.perf_counter()
         store = build_index(archive, cache, embedder)
-        answerer = Answerer(store, embedder)
-        questions = list(archive.question_sets[0].questions)
+        answerer = Answerer(store, embedder, reading=None if reader else NoReading())
+        questions = list(archive.question_sets[0].questions)[::step]
         vectors = answerer.embed([q.question for q in questions])
         for question, vector in zip(questions, vectors, strict=True):
             _, evidence = answerer.explain(question.question, vector=vector)
@@ -256,10 +265,25 @@ def main(argv: list[str] | None = None) -> int:
         help="also fit on the answer-removed archives (on-topic unanswerable questions); "
         "--no-removed fits on the off-topic archives alone, as before, for comparison",
     )
+    parser.add_argument(
+        "--reader",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit the model for answers the reader read (its best chance is a feature); "
+        "--no-reader fits the one for answers it did not read",
+    )
+    parser.add_argument("--step", type=int, default=1, help="every N-th question per archive")
     args = parser.parse_args(argv)
     x, y, folds, kinds, embedder_id = collect(
-        Path(args.shared), Path(args.cache), args.model, removed=args.removed
+        Path(args.shared),
+        Path(args.cache),
+        args.model,
+        removed=args.removed,
+        reader=args.reader,
+        step=args.step,
     )
+    features = FEATURES if args.reader else tuple(f for f in FEATURES if f != "reader_best")
+    x = x[:, [FEATURES.index(f) for f in features]]
     np.savez(  # for experiments
         Path(args.cache) / "abstention-features.npz", x=x, y=y, folds=folds, kinds=kinds
     )
@@ -274,23 +298,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.removed
         else ""
     )
+    sampled = f"; every {args.step}th question of each archive" if args.step > 1 else ""
     model = AbstentionModel(
         embedder_id=embedder_id,
-        features=FEATURES,
+        features=features,
         baseline=result["baseline"],
         trees=result["trees"],
         threshold=result["threshold"],
         fitted_on=(
             f"{len(y)} xquad questions ({int(y.sum())} answerable, {int((~y).sum())} not) in "
             f"{GROUPS}-fold leave-articles-out archives, German, English and bilingual"
-            f"{removed}; none of them is reported by `make eval`; threshold: at most "
+            f"{removed}{sampled}{'; with the reader' if args.reader else ''}"
+            f"; none of them is reported by `make eval`; threshold: at most "
             f"{args.max_false_abstention:.1%} false abstention out of fold (by article group); "
             f"fitted {time.strftime('%Y-%m-%d')}"
         ),
     )
     path = Path(args.out)
     data = json.loads(path.read_text()) if path.exists() else {"models": []}
-    models = [m for m in data["models"] if m["embedder_id"] != embedder_id]
+    models = [m for m in data["models"] if AbstentionModel.from_json(m).key != model.key]
     lines = ",\n".join(json.dumps(m, separators=(",", ":")) for m in [*models, model.to_json()])
     path.write_text('{"models": [\n' + lines + "\n]}\n")  # a model per line: diffs stay short
     print(f"wrote {path}", file=sys.stderr)

@@ -25,3 +25,15 @@ class KeepEveryCandidate:
 
     def collapse(self, ranked: Sequence[Candidate]) -> Collapsed:
         return Collapsed(list(ranked), {})
+
+
+class NoReading:
+    """In place of `ReaderStage`: nothing is read, the quote stage's own lead stays first."""
+
+    def reads_for(self, embedder_id: str) -> bool:
+        return False
+
+    def read(
+        self, question: str, language: str, sentences: Sequence[str], cosines: Sequence[float]
+    ) -> None:
+        return None

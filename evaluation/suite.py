@@ -30,7 +30,7 @@ from evaluation.corpora import Archive, Source, archives, materialise
 from evaluation.embedding_cache import CachedEmbedder
 from evaluation.markers import MarkerError, check_block, write_block
 from evaluation.scoring import DenseBaseline, Question, evaluate, hit_rank
-from evaluation.stages import AlwaysAnswer, KeepEveryCandidate
+from evaluation.stages import AlwaysAnswer, KeepEveryCandidate, NoReading
 from index.embedders import Embedder, load_embedder
 from index.stores.base import StoreError
 from index.stores.sqlite import IndexStore
@@ -91,6 +91,7 @@ VARIANTS: dict[str, Factory] = {
     "- long lead quote": lambda store, embedder: Answerer(
         store, embedder, quotes=_no_long_lead(), abstainer=AlwaysAnswer()
     ),
+    "- reader": lambda store, embedder: Answerer(store, embedder, reading=NoReading()),
     "- quantity check": lambda store, embedder: Answerer(
         store, embedder, abstainer=Abstainer(quantity_check=False)
     ),
@@ -105,6 +106,7 @@ DEFAULT_VARIANTS = (
     "baseline",
     "newsbot",
     "- abstention",
+    "- reader",
     "- quantity check",
     "- lexical",
     "- latent terms",

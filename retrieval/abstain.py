@@ -14,6 +14,8 @@ trees) weighs evidence that any archive provides about a question and its best p
   much of it the archive has never seen at all (a name or word in no article);
 - the best quote's own ranking score (its paragraph's and its anchor sentence's): one sentence
   that matches the question well is evidence a paragraph-level score can miss;
+- the reader's best chance that a quote's sentence answers (`retrieval.reading`): a quote on
+  the story that does not say what was asked reads low;
 - whether a "how many / wie viele" question gets a number in any quote: where none does, the
   quotes cannot answer it, and the question is abstained on whatever the model says (a rule,
   because the fit questions hold too few such cases for the trees to learn it);
@@ -65,6 +67,7 @@ FEATURES = (
     "unknown_names",
     "names_in_top",
     "sentence_gap",
+    "reader_best",
 )
 
 # The sentence gap counts up to this: beyond it one story clearly stands out, and it is what a
@@ -115,6 +118,7 @@ class Evidence:
     unknown_names: float
     names_in_top: float
     sentence_gap: float
+    reader_best: float  # the reader's best chance that a quote answers (-1: nothing read)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
@@ -167,6 +171,7 @@ def gather_evidence(
         ),
         names_in_top=coverage(chunk_stems(ranked[0].chunk), names) if ranked and names else 0.0,
         sentence_gap=sentence_gap(ranked, best_sentence or {}, story),
+        reader_best=max((q.reader for q in quotes if q.reader is not None), default=-1.0),
     )
 
 
@@ -258,6 +263,11 @@ class AbstentionModel:
     threshold: float
     fitted_on: str = ""
 
+    @property
+    def key(self) -> str:
+        """Its entry in `fitted_models`: the embedder, and whether it weighs the reader."""
+        return model_key(self.embedder_id, reads="reader_best" in self.features)
+
     def probability(self, evidence: Evidence) -> float:
         x = [float(getattr(evidence, f)) for f in self.features]
         logit = self.baseline + sum(tree.predict(x) for tree in self.trees)
@@ -285,9 +295,15 @@ class AbstentionModel:
         )
 
 
+def model_key(embedder_id: str, *, reads: bool) -> str:
+    """Models are fitted per embedder, with the reader's evidence and without it (an answer
+    the reader did not read is judged by the model that never relied on it)."""
+    return f"{embedder_id}+reader" if reads else embedder_id
+
+
 @functools.cache
 def fitted_models(path: Path = MODEL_FILE) -> dict[str, AbstentionModel]:
-    """The shipped models, by the embedder id they were fitted for."""
+    """The shipped models, by `model_key`."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -299,7 +315,7 @@ def fitted_models(path: Path = MODEL_FILE) -> dict[str, AbstentionModel]:
         except (KeyError, TypeError, ValueError):  # an older format: refit it
             continue
         if set(model.features) <= set(FEATURES):  # else fitted on evidence this code lacks
-            models[model.embedder_id] = model
+            models[model.key] = model
     return models
 
 
@@ -307,6 +323,9 @@ def fitted_models(path: Path = MODEL_FILE) -> dict[str, AbstentionModel]:
 class Verdict:
     answered: bool
     confidence: float | None  # the model's probability that the articles answer; None = no model
+    # Abstained although the model that does not weigh the reader would answer: the articles
+    # cover the question's story, but the reader found no sentence that says what it asks.
+    on_topic: bool = False
 
 
 class Abstainer:
@@ -327,11 +346,29 @@ class Abstainer:
     def decide(self, evidence: Evidence, embedder_id: str, has_quotes: bool) -> Verdict:
         if not has_quotes:
             return Verdict(False, None)
-        model = self.model or fitted_models().get(embedder_id)
+        model = self.model or _model_for(evidence, embedder_id)
         p = model.probability(evidence) if model else None
         if self.quantity_check and evidence.quantity_missing:
             return Verdict(False, p)
         if model is None or p is None:  # no model for this embedder: answer
             return Verdict(True, None)
         threshold = model.threshold if self.threshold is None else self.threshold
-        return Verdict(p >= threshold, p)
+        if p >= threshold:
+            return Verdict(True, p)
+        return Verdict(False, p, on_topic=_on_topic(evidence, model, embedder_id))
+
+
+def _model_for(evidence: Evidence, embedder_id: str) -> AbstentionModel | None:
+    models = fitted_models()
+    read = evidence.reader_best >= 0
+    found = models.get(model_key(embedder_id, reads=read))
+    return found or models.get(model_key(embedder_id, reads=False))
+
+
+def _on_topic(evidence: Evidence, model: AbstentionModel, embedder_id: str) -> bool:
+    """Whether the model fitted without the reader would have answered what `model`, fitted
+    with it, abstained on."""
+    if "reader_best" not in model.features:
+        return False
+    plain = fitted_models().get(model_key(embedder_id, reads=False))
+    return plain is not None and plain.probability(evidence) >= plain.threshold

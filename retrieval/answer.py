@@ -39,6 +39,7 @@ class Quote:
     focus: tuple[int, int] | None = None  # offsets into `text` of the sentence that answers
     also_in: tuple[Source, ...] = ()  # other articles with the same (or nearly the same) paragraph
     url: str | None = None  # the article's link (its front matter's `url`), for feed articles
+    reader: float | None = None  # the reader's chance that the quote's anchor answers (if read)
 
     @property
     def last_paragraph(self) -> int:
@@ -59,6 +60,7 @@ class Quote:
             "focus": list(self.focus) if self.focus else None,
             "also_in": [s.to_json() for s in self.also_in],
             "url": self.url,
+            "reader": None if self.reader is None else round(float(self.reader), 4),
         }
 
 
@@ -84,3 +86,6 @@ class Answer:
     outside_coverage: bool = False
     newest_first: bool = False
     figures_differ: bool = False
+    # Unanswered, but the articles cover the question's story: the nearest quotes, shown as
+    # context (not as an answer) below the statement that they do not say what was asked.
+    nearest: tuple[Quote, ...] = ()

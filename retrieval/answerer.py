@@ -6,6 +6,8 @@
    ranks once, citing the others;
    then rerank (`retrieval.latent_terms`): the best few by the model's cross-lingual terms;
 3. select quotes (`retrieval.quotes`): the sentences that answer, verbatim, close in score;
+   read (`retrieval.reading`): the trained reader re-reads the best quotes' answering
+   sentences, and the one most likely to answer leads;
 4. decide (`retrieval.abstain`): a fitted model says whether the quotes answer at all.
 
 One model call per question (two for a follow-up, in one batch). A follow-up ("And what did
@@ -34,6 +36,7 @@ from retrieval.fusion import LexicalFusion
 from retrieval.latent_terms import LatentTermRerank
 from retrieval.latest import newest_leads
 from retrieval.quotes import QuoteSelector
+from retrieval.reading import ReaderStage
 from retrieval.recency import NewestFirst, merged
 from retrieval.reply_language import detect_language
 from retrieval.sentence_vectors import SentenceVectors
@@ -61,6 +64,7 @@ class Answerer:
         time: TimeReader | None = None,
         today: date | None = None,
         newest_first: NewestFirst | None = None,
+        reading: ReaderStage | None = None,
     ) -> None:
         """`candidates`: paragraphs each index proposes (None: the retriever's default);
         `sentences`: where the quoted paragraphs' sentence vectors come from (share one
@@ -71,7 +75,9 @@ class Answerer:
         `time`: reads a question's window and latest intent (`TimeReader(enabled=False)`: the
         archive is timeless, as before); `today`: what "yesterday" counts from (None: the
         clock at each question; the front ends pass NEWSBOT_NOW); `newest_first`: the stage
-        that ranks the newest answering paragraphs first for questions about the latest."""
+        that ranks the newest answering paragraphs first for questions about the latest;
+        `reading`: the stage whose reader chooses the lead quote (shared between snapshots:
+        it holds the loaded model)."""
         self.store = store
         self.embedder = embedder
         if retriever is None:
@@ -88,14 +94,17 @@ class Answerer:
         self.time = time or TimeReader()
         self.today = today
         self.newest_first = newest_first or NewestFirst()
+        self.reading = reading or ReaderStage()
         self._coverage = None
 
     def warm_up(self) -> None:
         """Load what the first answer would otherwise load (language model, abstention model,
-        word translations); nothing is computed per snapshot."""
+        word translations, the reader); nothing is computed per snapshot."""
         detect_language("warm up")
         fitted_models()
         self.retriever.translations.tables()
+        if self.reading.reads_for(self.embedder.model_id):
+            self.reading.reader()
 
     def embed(self, questions: Sequence[str]) -> np.ndarray:
         """Query vectors for many questions in one model call (evaluation, batches)."""
@@ -173,6 +182,12 @@ class Answerer:
         )
         searched = time.perf_counter()
 
+        read = None
+        if self.reading.reads_for(self.embedder.model_id):
+
+            def read(sentences, cosines):
+                return self.reading.read(content, language, sentences, cosines)
+
         def select(paragraphs, count: int) -> list[Quote]:
             return self.quotes.select(
                 paragraphs,
@@ -183,6 +198,7 @@ class Answerer:
                 top=count,
                 copies=collapsed.copies,
                 keys=retrieval.keys,
+                read=read,
             )
 
         quotes = select(ranked, top)
@@ -223,6 +239,7 @@ class Answerer:
             unknown_terms=retrieval.unknown,
             newest_first=newest_first and verdict.answered,
             figures_differ=verdict.answered and newest_first and figures_differ(ordered),
+            nearest=tuple(quotes[:2]) if verdict.on_topic and not verdict.answered else (),
             **timed,
         )
         return answer, evidence

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -61,6 +61,7 @@ class QuoteSelector:
         max_quotes: int = 3,
         sentence_vectors: bool = True,
         referents: bool = True,
+        read_windows: int = 3,
     ) -> None:
         """
         paragraphs: how many of the best-ranked paragraphs quotes are taken from.
@@ -79,6 +80,8 @@ class QuoteSelector:
         sentence_vectors: score sentences by their own vectors too, not by words alone.
         referents: a quote whose first sentence opens with a reference back ("Sie", "Dennoch",
             "However") starts a sentence earlier, where what it refers to is said.
+        read_windows: with a reader (`select(read=…)`), the anchors of this many of the best
+            windows are read, and the one read as most likely to answer leads.
         """
         self.paragraphs = paragraphs
         self.per_paragraph = per_paragraph
@@ -93,6 +96,7 @@ class QuoteSelector:
         self.max_quotes = max_quotes
         self.sentence_vectors = sentence_vectors
         self.referents = referents
+        self.read_windows = read_windows
 
     def select(
         self,
@@ -105,10 +109,13 @@ class QuoteSelector:
         top: int,
         copies: Mapping[int, Sequence[Chunk]] | None = None,
         keys: Callable[[str], Mapping[str, frozenset[str]]] | None = None,
+        read: Callable[[list[str], np.ndarray], np.ndarray | None] | None = None,
     ) -> list[Quote]:
         """Quotes best first; `copies[chunk id]`: other articles' copies of a ranked paragraph
         (`retrieval.duplicates`), cited as `Quote.also_in`; `keys(paragraph text)`: the stems
-        that count as each question term there (`Retrieval.keys`; default: its own stem)."""
+        that count as each question term there (`Retrieval.keys`; default: its own stem);
+        `read(sentences, cosines)`: each sentence's chance of answering (`retrieval.reading`),
+        which picks the lead among the best windows and is kept as `Quote.reader`."""
         best = [c for c in ranked[: self.paragraphs] if c.chunk.sentences]
         stored = sentence_vectors([c.chunk for c in best]) if self.sentence_vectors else {}
         scored = [
@@ -138,14 +145,47 @@ class QuoteSelector:
         chosen = (
             [w for w in windows if w.score >= windows[0].score - self.spread] if windows else []
         )
+        readings: dict[int, float] = {}
+        if read is not None and windows:
+            by_candidate = {id(c): scores for c, scores in scored}
+            chosen, readings = self._read(windows, chosen, by_candidate, stored, vector, read)
         quotes: list[Quote] = []
         for window in chosen:
             quote = _quote(window, article_text, (copies or {}).get(window.candidate.chunk.id, ()))
             if quote is not None and not repeats(quote.text, (q.text for q in quotes)):
-                quotes.append(quote)
+                quotes.append(replace(quote, reader=readings.get(id(window))))
             if len(quotes) >= limit:
                 break
         return quotes
+
+    def _read(
+        self,
+        windows: list[Window],
+        chosen: list[Window],
+        scores: Mapping[int, np.ndarray],
+        stored: Mapping[int, np.ndarray],
+        vector: np.ndarray,
+        read: Callable[[list[str], np.ndarray], np.ndarray | None],
+    ) -> tuple[list[Window], dict[int, float]]:
+        """The anchors of the best `read_windows` windows read. Where the reader says the lead
+        does not answer (chance < .5) and another one does, the one most likely to answer leads
+        (grown to the lead quote's limits) and the others follow as before. A chance that is NaN
+        was not read (`retrieval.reading`): if the lead's was not, the order stays."""
+        head = windows[: self.read_windows]
+        texts = [w.candidate.chunk.sentences[w.anchor].text for w in head]
+        cosines = np.array([_anchor_cosine(w, stored, vector) for w in head])
+        chances = read(texts, cosines)
+        if chances is None or np.isnan(chances[0]):
+            return chosen, {}
+        readings = {id(w): float(p) for w, p in zip(head, chances, strict=True) if p == p}
+        best = int(np.nanargmax(chances))
+        if best == 0 or chances[0] >= 0.5 or chances[best] < 0.5:
+            return chosen, readings  # the lead reads as answering, or no other one does
+        picked = head[best]
+        lead = self._lead_window(picked, scores[id(picked.candidate)])
+        readings[id(lead)] = readings[id(picked)]
+        rest = [w for w in chosen if w is not picked and w.candidate is not picked.candidate]
+        return [lead, *rest], readings
 
     def sentence_scores(
         self,
@@ -159,6 +199,23 @@ class QuoteSelector:
         if vectors is None or len(vectors) != len(sentences):
             return self.lexical_weight * lexical
         return vectors @ vector + self.lexical_weight * lexical
+
+    def _lead_window(self, window: Window, scores: np.ndarray) -> Window:
+        """`window`'s anchor grown as the lead quote's is (its paragraph's only window then)."""
+        sentences = window.candidate.chunk.sentences
+        chance = np.exp(self.sharpness * (scores - scores.max()))
+        chance /= chance.sum()
+        lengths = [len(s.text) for s in sentences]
+        limits = (self.max_chars, self.coverage)
+        first, last = self._span(window.anchor, chance, lengths, set(), *limits)
+        if (
+            self.referents
+            and first > 0
+            and refers_back(sentences[first].text)
+            and sum(lengths[first - 1 : last + 1]) + (last - first + 1) <= self.max_chars
+        ):
+            first -= 1
+        return Window(window.candidate, first, last, window.anchor, window.score)
 
     def _windows(self, candidate: Candidate, scores: np.ndarray, *, leads: bool) -> list[Window]:
         """Up to `per_paragraph` windows, best anchor first; `leads`: the first is the lead
@@ -266,6 +323,14 @@ def paragraph_coverage(
     return np.array(
         [sum(weights[t] * math.log(1 + n / counts[t]) for t in f) / total for f in found]
     )
+
+
+def _anchor_cosine(window: Window, stored: Mapping[int, np.ndarray], vector: np.ndarray) -> float:
+    """The question's cosine to the window's anchor sentence (0 without sentence vectors)."""
+    vectors = stored.get(window.candidate.chunk.id)
+    if vectors is None or len(vectors) <= window.anchor:
+        return 0.0
+    return float(vectors[window.anchor] @ vector)
 
 
 def _quote(

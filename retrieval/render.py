@@ -19,6 +19,16 @@ NOT_ANSWERED = {
     "en": "The articles don't answer this question.",
     "de": "Die Artikel beantworten diese Frage nicht.",
 }
+# The articles cover the question's story, but no sentence says what it asks (`Answer.nearest`).
+ON_TOPIC = {
+    "en": "The articles cover {topic} but do not say what you asked.",
+    "de": "Die Artikel berichten über {topic}, sagen aber nicht, was du gefragt hast.",
+}
+THIS_STORY = {"en": "this story", "de": "dieses Thema"}
+NEAREST = {
+    "en": "The nearest passages, as context (not an answer):",
+    "de": "Die nächsten Stellen, als Kontext (keine Antwort):",
+}
 # Where the front end has a list of its articles, it says how to see it.
 SOURCES_HINT = {
     "en": "Use /sources to see which articles I have.",
@@ -203,7 +213,17 @@ def unanswered(answer: Answer, *, sources_hint: bool = False) -> str:
         if sources_hint:
             text += " " + SOURCES_HINT.get(language, SOURCES_HINT["en"])
         return text
+    if answer.nearest:
+        title = answer.nearest[0].title
+        topic = f"„{shorten(title, TITLE_CHARS)}“" if title else THIS_STORY.get(language, "")
+        template = ON_TOPIC.get(language, ON_TOPIC["en"])
+        return template.format(topic=topic)
     return not_answered(language, sources_hint=sources_hint)
+
+
+def nearest_header(answer: Answer) -> str:
+    """Above `Answer.nearest`: that these quotes are context, not an answer."""
+    return NEAREST.get(answer.language, NEAREST["en"])
 
 
 def time_note(answer: Answer) -> str:
@@ -311,7 +331,11 @@ def render_quotes(
 def render_plain(answer: Answer) -> str:
     """What `newsbot ask` prints (and its JSON `text`): the CLI has no /sources, so no hint."""
     if not answer.answered:
-        return unanswered(answer)
+        text = unanswered(answer)
+        if answer.nearest:
+            quotes = render_quotes(answer.nearest, language=answer.language)
+            text += f"\n{nearest_header(answer)}\n{quotes}"
+        return text
     text = render_quotes(answer.quotes, language=answer.language)
     note = time_note(answer)
     return f"{text}\n{note}" if note else text

@@ -26,14 +26,14 @@ from telegram.error import BadRequest, TelegramError
 from bot import questions
 from bot.conversation import Conversations
 from bot.questions import MAX_QUESTION_CHARS
-from bot.telegram.formatting import format_answer_html, split_html_blocks
+from bot.telegram.formatting import format_answer_html, quote_block, split_html_blocks
 from bot.telegram.messages import question_in
 from bot.telegram.state import Context
 from bot.telegram.texts import escape, text, user_language
 from index.stores.base import StoreError
 from retrieval.answer import Answer
 from retrieval.live import LiveIndex
-from retrieval.render import time_note, unanswered
+from retrieval.render import nearest_header, time_note, unanswered
 
 QUOTES_PER_QUESTION = 10  # asked of retrieval
 QUOTES_PER_PAGE = 3  # shown per message batch; "More quotes" shows the next ones
@@ -138,7 +138,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         await send_html(
             context,
             chat.id,
-            escape(unanswered(answer, sources_hint=True)),
+            unanswered_html(answer),
             reply_to=message.message_id,
             thread_id=thread_id,
         )
@@ -148,6 +148,20 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     await send_quotes(
         context, chat.id, asked, key, 0, reply_to=message.message_id, thread_id=thread_id
     )
+
+
+def unanswered_html(answer: Answer) -> str:
+    """Why there is no answer, in one message; where the articles cover the story, the nearest
+    quotes follow as context (as many as fit that message)."""
+    statement = escape(unanswered(answer, sources_hint=not answer.nearest))
+    if not answer.nearest:
+        return statement
+    blocks = [
+        quote_block(q, rank, language=answer.language)
+        for rank, q in enumerate(answer.nearest, start=1)
+    ]
+    header = f"{statement}\n<i>{escape(nearest_header(answer))}</i>"
+    return split_html_blocks([header, *blocks])[0]
 
 
 def answer_from_current(live: LiveIndex, question: str, context: str | None) -> Answer:

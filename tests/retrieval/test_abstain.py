@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from retrieval.abstain import (
     fitted_models,
     gather_evidence,
     mentions_quantity,
+    model_key,
     same_story,
     sentence_gap,
 )
@@ -142,8 +144,9 @@ def test_an_embedder_without_a_fitted_model_answers_when_there_are_quotes() -> N
 def test_the_shipped_model_says_what_it_was_fitted_on() -> None:
     models = fitted_models()
     assert models, "retrieval/data/abstention.json holds at least the bundled model's fit"
-    for fitted in models.values():
-        assert fitted.features == FEATURES
+    for key, fitted in models.items():
+        assert set(fitted.features) <= set(FEATURES) and key == fitted.key
+        assert ("reader_best" in fitted.features) == key.endswith("+reader")
         assert "xquad" in fitted.fitted_on and 0.0 < fitted.threshold < 1.0
 
 
@@ -249,3 +252,39 @@ def test_off_topic_questions_abstain_in_their_language(
 def test_a_message_that_asks_nothing_gets_no_quotes(answerer: Answerer, message: str) -> None:
     answer = answerer.answer(message)
     assert not answer.answered and answer.quotes == ()
+
+
+def test_an_answer_the_reader_read_is_judged_by_the_model_fitted_with_the_reader(
+    tmp_path, monkeypatch
+) -> None:
+    plain = AbstentionModel(
+        "e", tuple(f for f in FEATURES if f != "reader_best"), 0.0, (), threshold=0.4
+    )
+    reading = AbstentionModel("e", FEATURES, 0.0, (), threshold=0.6)  # p = .5 for both
+    assert plain.key == model_key("e", reads=False) == "e"
+    assert reading.key == model_key("e", reads=True) == "e+reader"
+    path = tmp_path / "abstention.json"
+    path.write_text(json.dumps({"models": [plain.to_json(), reading.to_json()]}))
+    monkeypatch.setattr("retrieval.abstain.fitted_models", lambda: fitted_models(path))
+    read, unread = evidence(reader_best=0.3), evidence(reader_best=-1.0)
+    assert not Abstainer().decide(read, "e", True).answered  # threshold .6
+    assert Abstainer().decide(unread, "e", True).answered  # threshold .4
+    # only the plain model: it judges read answers too
+    only_plain = tmp_path / "plain.json"
+    only_plain.write_text(json.dumps({"models": [plain.to_json()]}))
+    monkeypatch.setattr("retrieval.abstain.fitted_models", lambda: fitted_models(only_plain))
+    assert Abstainer().decide(read, "e", True).answered
+
+
+def test_evidence_carries_the_readers_best_chance() -> None:
+    sentence = Sentence("Der Zoo hat 14 Zebras.", 0, 22)
+    chunk = Chunk(1, "a.txt", None, None, None, 1, (sentence,))
+    candidates = (Candidate(chunk, 0.9, 0.5, 0.9),)
+    retrieval = Retrieval(candidates, {"zebras": 1.0}, ())
+    quote = Quote(sentence.text, "a.txt", None, None, None, 1, 0, 22, 1.0)
+    found = gather_evidence("Wie viele Zebras?", "de", retrieval, candidates, [quote])
+    assert found.reader_best == -1.0  # nothing read
+    read = [replace(quote, reader=0.2), replace(quote, reader=0.7), quote]
+    assert gather_evidence("Wie viele Zebras?", "de", retrieval, candidates, read).reader_best == (
+        pytest.approx(0.7)
+    )

@@ -29,7 +29,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> IndexStore:
     return index_of(tmp_path_factory.mktemp("quotes"), ARTICLE)
 
 
-def select(store: IndexStore, question: str, selector: QuoteSelector, top: int = 5):
+def select(store: IndexStore, question: str, selector: QuoteSelector, top: int = 5, read=None):
     embedder = FakeEmbedder()
     vector = embedder.embed_queries([question])[0]
     retrieval = HybridRetriever().retrieve(store, vector, question)
@@ -42,6 +42,7 @@ def select(store: IndexStore, question: str, selector: QuoteSelector, top: int =
         lambda chunks: sentences.lookup(store, chunks),
         store.article_text,
         top=top,
+        read=read,
     )
 
 
@@ -195,3 +196,56 @@ def test_a_quote_that_opens_with_a_reference_back_starts_where_it_is_said(store)
 )
 def test_sentences_that_refer_back_are_recognised(sentence: str, refers: bool) -> None:
     assert refers_back(sentence) is refers
+
+
+def test_the_sentence_the_reader_rates_best_leads(store) -> None:
+    question = "Woher stammen die Zebras?"
+    plain = select(store, question, QuoteSelector(max_chars=60))
+    assert plain[0].text == "Die Zebras stammen aus Kenia."
+    asked: list[list[str]] = []
+
+    def read(sentences: list[str], cosines: np.ndarray) -> np.ndarray:
+        asked.append(sentences)
+        assert len(cosines) == len(sentences)
+        return np.array([0.9 if "Straßenbahn" in s else 0.1 for s in sentences])
+
+    quotes = select(store, question, QuoteSelector(max_chars=60, read_windows=4), read=read)
+    assert len(asked) == 1 and len(asked[0]) <= 4
+    assert "Straßenbahn" in quotes[0].text  # the reader's choice leads
+    assert quotes[0].reader == pytest.approx(0.9)
+    assert all("Straßenbahn" not in q.text for q in quotes[1:])
+
+
+def test_the_reader_keeps_the_lead_it_agrees_with_and_records_its_chances(store) -> None:
+    question = "Woher stammen die Zebras?"
+    plain = select(store, question, QuoteSelector(max_chars=60))
+
+    def read(sentences: list[str], cosines: np.ndarray) -> np.ndarray:
+        return np.array([0.8 if "Zebras" in s else 0.2 for s in sentences])
+
+    quotes = select(store, question, QuoteSelector(max_chars=60), read=read)
+    assert [q.text for q in quotes] == [q.text for q in plain]
+    assert quotes[0].reader == pytest.approx(0.8)
+
+
+def test_without_a_reading_the_quotes_are_unchanged(store) -> None:
+    question = "Was kostete das Gehege der Pinguine?"
+    plain = select(store, question, QuoteSelector())
+    quotes = select(store, question, QuoteSelector(), read=lambda sentences, cosines: None)
+    assert quotes == plain and all(q.reader is None for q in quotes)
+
+
+@pytest.mark.parametrize(
+    ("lead", "other"), [(0.6, 0.95), (0.1, 0.4)], ids=["lead-answers", "none-answers"]
+)
+def test_the_lead_changes_only_where_the_reader_says_another_answers_and_it_does_not(
+    store, lead: float, other: float
+) -> None:
+    question = "Woher stammen die Zebras?"
+    plain = select(store, question, QuoteSelector(max_chars=60))
+
+    def read(sentences: list[str], cosines: np.ndarray) -> np.ndarray:
+        return np.array([lead if "Zebras" in s else other for s in sentences])
+
+    quotes = select(store, question, QuoteSelector(max_chars=60), read=read)
+    assert [q.text for q in quotes] == [q.text for q in plain]

