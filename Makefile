@@ -67,6 +67,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.scale_threads
 	$(BIN)/python -m benchmarks.time_window --articles 10000
 	$(BIN)/python -m benchmarks.feeds
+	$(BIN)/python -m benchmarks.reader_cost --questions 60
 
 clean:
 	rm -rf $(VENV) .newsbot

@@ -146,13 +146,15 @@ def collect(
     removed: bool = True,
     reader: bool = True,
     step: int = 1,
+    removed_step: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """Evidence rows; per row whether it is answerable, its fold (the group of the article the
     question is about: all rows about one article fall in one fold, whichever archive they
     come from) and its kind (archive kind and question language: "bilingual/en",
     "removed-de/en"); the embedder's id. `removed`: with the answer-removed archives;
-    `reader`: the answerer reads its quotes (`retrieval.reading`); `step`: every step-th
-    question of each archive (the reader costs a model pass per sentence read)."""
+    `reader`: the answerer reads its quotes (`retrieval.reading`); `step`, `removed_step`:
+    every step-th question of each off-topic / answer-removed archive (the reader costs a model
+    pass per sentence read)."""
     reported = left_out(shared)
     names = [n for n in xquad_articles(shared, "de") if n not in reported]
     group_of = {name: g for g in range(GROUPS) for name in names[g::GROUPS]}
@@ -162,7 +164,8 @@ def collect(
         started = time.perf_counter()
         store = build_index(archive, cache, embedder)
         answerer = Answerer(store, embedder, reading=None if reader else NoReading())
-        questions = list(archive.question_sets[0].questions)[::step]
+        every = removed_step if kind(archive.name).startswith("removed") else step
+        questions = list(archive.question_sets[0].questions)[::every]
         vectors = answerer.embed([q.question for q in questions])
         for question, vector in zip(questions, vectors, strict=True):
             _, evidence = answerer.explain(question.question, vector=vector)
@@ -273,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-reader fits the one for answers it did not read",
     )
     parser.add_argument("--step", type=int, default=1, help="every N-th question per archive")
+    parser.add_argument(
+        "--removed-step", type=int, default=1, help="every N-th question per answer-removed one"
+    )
     args = parser.parse_args(argv)
     x, y, folds, kinds, embedder_id = collect(
         Path(args.shared),
@@ -281,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         removed=args.removed,
         reader=args.reader,
         step=args.step,
+        removed_step=args.removed_step,
     )
     features = FEATURES if args.reader else tuple(f for f in FEATURES if f != "reader_best")
     x = x[:, [FEATURES.index(f) for f in features]]
@@ -298,7 +305,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.removed
         else ""
     )
-    sampled = f"; every {args.step}th question of each archive" if args.step > 1 else ""
+    sampled = (
+        f"; every {args.step}th question of the off-topic archives, every "
+        f"{args.removed_step}th of the answer-removed ones"
+        if args.step > 1 or args.removed_step > 1
+        else ""
+    )
     model = AbstentionModel(
         embedder_id=embedder_id,
         features=features,
