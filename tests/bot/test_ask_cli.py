@@ -33,6 +33,8 @@ QUOTE_TYPES = {
     "also_in": list,
     # Added compatibly (issue 29): the article's link (articles from feeds and saved pages).
     "url": (str, type(None)),
+    # Added compatibly (issue 31): the reader's chance that the quote answers (None: not read).
+    "reader": (float, type(None)),
 }
 
 
@@ -68,7 +70,10 @@ def check_schema(payload: dict) -> None:
     assert isinstance(payload["answered"], bool)
     assert isinstance(payload["text"], str) and payload["text"]
     assert isinstance(payload["quotes"], list)
-    for quote in payload["quotes"]:
+    # added compatibly (issue 31): unanswered, the nearest quotes of a story the articles cover
+    assert isinstance(payload["nearest"], list)
+    assert not (payload["answered"] and payload["nearest"])
+    for quote in payload["quotes"] + payload["nearest"]:
         assert set(quote) == set(QUOTE_TYPES)
         for key, kind in QUOTE_TYPES.items():
             assert isinstance(quote[key], kind), (key, quote[key])

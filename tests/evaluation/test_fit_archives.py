@@ -26,8 +26,8 @@ def test_answer_removed_fit_archives() -> None:
     cut; every question is even-numbered and about the group; an unanswerable one's answer is
     gone from the cut article, an answerable one's is there; the off-topic archives come first
     and are the same without them."""
-    plain = fit_archives(SHARED, removed=False)
-    archives = fit_archives(SHARED)
+    plain = fit_archives(SHARED)
+    archives = fit_archives(SHARED, removed=True)
     assert [a.name for a in archives[: len(plain)]] == [a.name for a in plain]
     removed = archives[len(plain) :]
     assert sorted(a.name for a in removed) == sorted(
