@@ -20,6 +20,13 @@ questions, and on 7 fewer of the leave-out archive's 177 English ones (docs/deci
 (The report uses the odd-numbered questions and all questions about the 8.)
 
     python -m evaluation.fit_abstention [--max-false-abstention 0.035] [--removed]
+        [--no-reader] [--step N] [--removed-step N]
+
+Two models are kept per embedder: one for answers the reader read (`retrieval.reading`; its best
+chance is a feature), fitted by default, and one for answers it did not read (`--no-reader`:
+questions in another language than the quotes, other embedders). The reader costs three model
+passes per answer, so its fit may sample the archives (`--step`, `--removed-step`; an odd step
+keeps both question languages of the German archives, which alternate).
 
 The model is gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier, a fitting-
 time dependency only: the trees are written out and evaluated in `retrieval.abstain`). The
@@ -200,11 +207,17 @@ TREES = {
 }
 
 
-def boosted_trees(x: np.ndarray, y: np.ndarray):
+def boosted_trees(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
     from sklearn.ensemble import HistGradientBoostingClassifier  # fitting time only
 
     model = HistGradientBoostingClassifier(**TREES, early_stopping=False, random_state=0)
-    return model.fit(x, y)
+    return model.fit(x, y, sample_weight=weights)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(len(values) - 1, np.searchsorted(cumulative, q))])
 
 
 def export_trees(model) -> tuple[float, tuple[Tree, ...]]:
@@ -225,18 +238,26 @@ def export_trees(model) -> tuple[float, tuple[Tree, ...]]:
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, folds: np.ndarray, kinds: np.ndarray, max_false_abstention: float
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: np.ndarray,
+    kinds: np.ndarray,
+    max_false_abstention: float,
+    weights: np.ndarray | None = None,
 ) -> dict:
     """Trees fitted on all rows; the threshold keeps out-of-fold false abstention at most
     `max_false_abstention` over all answerable questions (rates per kind of archive and
-    question language are reported beside it)."""
+    question language are reported beside it). `weights`: a row stands for this many
+    questions (the sampling step of its archive), in the fit and the threshold."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     out_of_fold = np.zeros(len(y))
     for fold in np.unique(folds):
         held = folds == fold
-        out_of_fold[held] = boosted_trees(x[~held], y[~held]).predict_proba(x[held])[:, 1]
+        trees_out = boosted_trees(x[~held], y[~held], w[~held])
+        out_of_fold[held] = trees_out.predict_proba(x[held])[:, 1]
     groups = sorted(set(kinds))
-    threshold = float(np.quantile(out_of_fold[y], max_false_abstention))
-    baseline, trees = export_trees(boosted_trees(x, y))
+    threshold = weighted_quantile(out_of_fold[y], w[y], max_false_abstention)
+    baseline, trees = export_trees(boosted_trees(x, y, w))
     rates = {}
     for kind in groups:
         mine = kinds == kind
@@ -248,8 +269,8 @@ def fit(
         "baseline": baseline,
         "trees": trees,
         "threshold": threshold,
-        "fit_false_abstention": float(np.mean(out_of_fold[y] < threshold)),
-        "fit_abstention": float(np.mean(out_of_fold[~y] < threshold)),
+        "fit_false_abstention": float(np.average(out_of_fold[y] < threshold, weights=w[y])),
+        "fit_abstention": float(np.average(out_of_fold[~y] < threshold, weights=w[~y])),
         "rates": rates,
     }
 
@@ -296,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     np.savez(  # for experiments
         Path(args.cache) / "abstention-features.npz", x=x, y=y, folds=folds, kinds=kinds
     )
-    result = fit(x, y, folds, kinds, args.max_false_abstention)
+    removed_rows = np.char.startswith(kinds.astype(str), "removed")
+    weights = np.where(removed_rows, args.removed_step, args.step).astype(np.float64)
+    result = fit(x, y, folds, kinds, args.max_false_abstention, weights)
     rates = {k: round(v, 4) for k, v in result.items() if k.startswith("fit_")}
     rates |= {k: round(v, 4) for k, v in result["rates"].items()}
     print(json.dumps(rates, indent=1), file=sys.stderr)

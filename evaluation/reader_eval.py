@@ -226,6 +226,19 @@ def fit_fusion(sets: dict[str, list[Case]]) -> np.ndarray:
     return w
 
 
+def write_fusion(weights: Path, fusion: np.ndarray) -> None:
+    """The fusion weights into the reader file's metadata (`Reader.probability` reads them)."""
+    import json
+
+    arrays = dict(np.load(weights))
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta["fusion"] = [round(float(w), 3) for w in fusion]
+    meta["fusion_fitted_on"] = "the reader's dev questions (evaluation.reader_eval)"
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez_compressed(weights, **arrays)
+    print(f"wrote the fusion into {weights}")
+
+
 def score_all(sets: dict[str, list[Case]], reader, args: argparse.Namespace) -> list:
     timings = []
     for name in sets:
@@ -284,6 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quant-aware", action="store_true", help="--torch-checkpoint's matrices as Q4_0"
     )
+    parser.add_argument(
+        "--write-fusion", action="store_true", help="store the fitted fusion in --weights"
+    )
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     sets = load_cases(args, dev=False)
@@ -301,6 +317,8 @@ def main(argv: list[str] | None = None) -> None:
         score_all(dev_sets, reader, argparse.Namespace(sentences=args.sentences, step=1))
         fusion = fit_fusion(dev_sets)
         print(f"fusion fitted on the reader's dev questions: {np.round(fusion, 3).tolist()}")
+        if args.write_fusion and not args.torch_checkpoint:
+            write_fusion(args.weights, fusion)
         print("dev:")
         report(dev_sets, fusion)
     timings = score_all(sets, reader, args) or [(0.0, 1)]
