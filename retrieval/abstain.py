@@ -323,8 +323,8 @@ def fitted_models(path: Path = MODEL_FILE) -> dict[str, AbstentionModel]:
 class Verdict:
     answered: bool
     confidence: float | None  # the model's probability that the articles answer; None = no model
-    # Abstained although the model that does not weigh the reader would answer: the articles
-    # cover the question's story, but the reader found no sentence that says what it asks.
+    # Abstained although the model that does not weigh the reader answers: the articles cover
+    # the question's story, but the reader found no sentence that says what it asks.
     on_topic: bool = False
 
 
@@ -353,9 +353,14 @@ class Abstainer:
         if model is None or p is None:  # no model for this embedder: answer
             return Verdict(True, None)
         threshold = model.threshold if self.threshold is None else self.threshold
-        if p >= threshold:
-            return Verdict(True, p)
-        return Verdict(False, p, on_topic=_on_topic(evidence, model, embedder_id))
+        topic = _topic_model(model, embedder_id)
+        if topic is None:  # a model without the reader decides alone
+            return Verdict(p >= threshold, p)
+        # With the reader: the model fitted without it says whether the articles cover the
+        # question's story (fitted on every off-topic question, it knows that best), the one
+        # fitted with it whether they say what is asked; both must answer.
+        covered = topic.probability(evidence) >= topic.threshold
+        return Verdict(covered and p >= threshold, p, on_topic=covered and p < threshold)
 
 
 def _model_for(evidence: Evidence, embedder_id: str) -> AbstentionModel | None:
@@ -365,10 +370,8 @@ def _model_for(evidence: Evidence, embedder_id: str) -> AbstentionModel | None:
     return found or models.get(model_key(embedder_id, reads=False))
 
 
-def _on_topic(evidence: Evidence, model: AbstentionModel, embedder_id: str) -> bool:
-    """Whether the model fitted without the reader would have answered what `model`, fitted
-    with it, abstained on."""
+def _topic_model(model: AbstentionModel, embedder_id: str) -> AbstentionModel | None:
+    """For a model that weighs the reader, the same embedder's model that does not."""
     if "reader_best" not in model.features:
-        return False
-    plain = fitted_models().get(model_key(embedder_id, reads=False))
-    return plain is not None and plain.probability(evidence) >= plain.threshold
+        return None
+    return fitted_models().get(model_key(embedder_id, reads=False))

@@ -267,8 +267,20 @@ def test_an_answer_the_reader_read_is_judged_by_the_model_fitted_with_the_reader
     path.write_text(json.dumps({"models": [plain.to_json(), reading.to_json()]}))
     monkeypatch.setattr("retrieval.abstain.fitted_models", lambda: fitted_models(path))
     read, unread = evidence(reader_best=0.3), evidence(reader_best=-1.0)
-    assert not Abstainer().decide(read, "e", True).answered  # threshold .6
+    verdict = Abstainer().decide(read, "e", True)
+    # the model without the reader says the story is covered (.5 >= .4), the one with it that
+    # the quotes do not say what is asked (.5 < .6): abstained, on topic
+    assert not verdict.answered and verdict.on_topic
     assert Abstainer().decide(unread, "e", True).answered  # threshold .4
+    # both must answer: where the model without the reader abstains, so does the answer
+    strict = replace(plain, threshold=0.7)
+    lenient = replace(reading, threshold=0.1)
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"models": [strict.to_json(), lenient.to_json()]}))
+    monkeypatch.setattr("retrieval.abstain.fitted_models", lambda: fitted_models(both))
+    verdict = Abstainer().decide(read, "e", True)
+    assert not verdict.answered and not verdict.on_topic
+    monkeypatch.setattr("retrieval.abstain.fitted_models", lambda: fitted_models(path))
     # only the plain model: it judges read answers too
     only_plain = tmp_path / "plain.json"
     only_plain.write_text(json.dumps({"models": [plain.to_json()]}))
