@@ -37,6 +37,7 @@ from retrieval.render import (
     nearest_header,
     render_latest,
     render_quotes,
+    render_unanswered,
     time_note,
     unanswered,
 )
@@ -157,10 +158,7 @@ class ChatOutput:
             if note := time_note(answer):
                 text += "\n" + note
         else:
-            text = unanswered(answer, sources_hint=not answer.nearest)
-            if answer.nearest:
-                quotes = render_quotes(answer.nearest, language=answer.language)
-                text += f"\n{nearest_header(answer)}\n{quotes}"
+            text = render_unanswered(answer, sources_hint=True)
         self._write(text)
 
     def notice(self, text: str) -> None:

@@ -221,6 +221,16 @@ def unanswered(answer: Answer, *, sources_hint: bool = False) -> str:
     return not_answered(language, sources_hint=sources_hint)
 
 
+def render_unanswered(answer: Answer, *, sources_hint: bool = False) -> str:
+    """Why there are no quotes, and where the articles cover the story the nearest quotes below,
+    as context. `sources_hint` only where nothing is shown."""
+    text = unanswered(answer, sources_hint=sources_hint and not answer.nearest)
+    if answer.nearest:
+        quotes = render_quotes(answer.nearest, language=answer.language)
+        text += f"\n{nearest_header(answer)}\n{quotes}"
+    return text
+
+
 def nearest_header(answer: Answer) -> str:
     """Above `Answer.nearest`: that these quotes are context, not an answer."""
     return NEAREST.get(answer.language, NEAREST["en"])
@@ -331,11 +341,7 @@ def render_quotes(
 def render_plain(answer: Answer) -> str:
     """What `newsbot ask` prints (and its JSON `text`): the CLI has no /sources, so no hint."""
     if not answer.answered:
-        text = unanswered(answer)
-        if answer.nearest:
-            quotes = render_quotes(answer.nearest, language=answer.language)
-            text += f"\n{nearest_header(answer)}\n{quotes}"
-        return text
+        return render_unanswered(answer)
     text = render_quotes(answer.quotes, language=answer.language)
     note = time_note(answer)
     return f"{text}\n{note}" if note else text

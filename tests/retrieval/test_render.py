@@ -132,3 +132,21 @@ def test_a_quote_other_articles_repeat_cites_them_after_its_own_source() -> None
     assert make_quote(also_in=(copy,)).to_json()["also_in"] == [
         {"article": "copy.txt", "title": None, "date": None, "paragraph": 7}
     ]
+
+
+def test_an_answer_on_a_covered_story_says_so_and_shows_the_nearest_quotes_as_context() -> None:
+    from retrieval.answer import Answer, Quote
+    from retrieval.render import render_plain, render_unanswered
+
+    near = Quote("Der Zoo öffnet um neun Uhr.", "zoo.txt", "Der Zoo", None, None, 2, 0, 27, 0.8)
+    answer = Answer("Wer leitet den Zoo?", False, (), "de", nearest=(near,))
+    text = render_plain(answer)
+    first, header, quote = text.splitlines()[:3]
+    assert first == "Die Artikel berichten über „Der Zoo“, sagen aber nicht, was du gefragt hast."
+    assert header.startswith("Die nächsten Stellen, als Kontext")
+    assert "Der Zoo öffnet um neun Uhr." in quote and quote.startswith("[1]")
+    # nothing covered: the plain statement, with the /sources hint where asked for
+    bare = Answer("Wer leitet den Zoo?", False, (), "de")
+    assert render_unanswered(bare) == "Die Artikel beantworten diese Frage nicht."
+    assert "/sources" in render_unanswered(bare, sources_hint=True)
+    assert "/sources" not in render_unanswered(answer, sources_hint=True)
