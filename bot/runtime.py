@@ -55,6 +55,7 @@ def open_live(settings: Settings, embedder: Embedder | None = None) -> LiveIndex
         embedder,
         candidates=settings.candidates,
         today=settings.today,
+        paragraphs_only=settings.index_paragraphs_only,
     )
 
 
@@ -148,6 +149,8 @@ def run_sync(
             embedder,
             rebuild=rebuild,
             progress=progress,
+            sentence_vectors=not settings.index_paragraphs_only,
+            latent_terms=not settings.index_paragraphs_only,
         )
     for skipped in report.skipped:
         console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)

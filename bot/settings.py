@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # Feeds (newsbot feeds): seconds between two polls of a feed, and whether feeds and pages
     # on private, loopback and link-local addresses may be fetched (off: a URL typed by a
     # user never reaches an internal service).
+    # On: the index stores paragraph vectors only, not what answers read of the paragraphs
+    # they quote (sentence vectors, latent terms): about a third of the model's work per
+    # article, but an answer then computes them while the user waits, the first time.
+    index_paragraphs_only: bool = Field(False, alias="NEWSBOT_INDEX_PARAGRAPHS_ONLY")
     feed_interval: float = Field(600.0, alias="NEWSBOT_FEED_INTERVAL", ge=1)
     feed_allow_private: bool = Field(False, alias="NEWSBOT_FEED_ALLOW_PRIVATE")
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")

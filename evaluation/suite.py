@@ -147,13 +147,19 @@ COLUMNS = (
 )
 
 
-def build_index(archive: Archive, root: Path, embedder: Embedder) -> IndexStore:
+def build_index(
+    archive: Archive, root: Path, embedder: Embedder, *, paragraphs_only: bool = True
+) -> IndexStore:
+    """The archive's index under `root`. `paragraphs_only`: store no sentence vectors or
+    latent terms (answers compute those they quote from, the same values: the tables do not
+    change, and the archives' thousands of paragraphs nobody quotes cost nothing)."""
     folder = materialise(archive, root)
     index_dir = root / archive.name / "index"
+    stored = {"sentence_vectors": not paragraphs_only, "latent_terms": not paragraphs_only}
     try:
-        report = sync_index(folder, index_dir, embedder)
+        report = sync_index(folder, index_dir, embedder, **stored)
     except StoreError:  # a cached index of an older format or model: rebuild (embeddings cached)
-        report = sync_index(folder, index_dir, embedder, rebuild=True)
+        report = sync_index(folder, index_dir, embedder, rebuild=True, **stored)
     if report.changed:
         print(f"  indexed {archive.name}: {report.summary()}", file=sys.stderr)
     return IndexStore.open(index_dir, embedder.model_id)

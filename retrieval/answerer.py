@@ -178,7 +178,7 @@ class Answerer:
         if asked_time.latest:  # the newest of the paragraphs that answer into the head
             candidates = self.newest_first.rerank(candidates)
         ranked = self.latent_terms.rerank(
-            candidates, asked, head=self.quotes.paragraphs, language=language
+            candidates, asked, head=self.quotes.paragraphs, language=language, store=self.store
         )
         searched = time.perf_counter()
 
@@ -210,7 +210,11 @@ class Answerer:
             retrieval = self.retriever.retrieve(self.store, own, content, language, window)
             own_ranked = self.duplicates.collapse(self.fusion.fuse(retrieval.candidates)).candidates
             own_ranked = self.latent_terms.rerank(
-                own_ranked, own_asked, head=self.quotes.paragraphs, language=language
+                own_ranked,
+                own_asked,
+                head=self.quotes.paragraphs,
+                language=language,
+                store=self.store,
             )
         else:
             own_ranked = ranked

@@ -10,8 +10,9 @@ reordered share a language, shared words already compare them, so the rerank is 
 those answers pay no paragraph pass, only the question's own, which starts before retrieval can
 tell the paragraphs' languages (docs/decisions.md has the measurements).
 
-Latent terms cost one more model pass per text, so only the paragraphs quotes come from are
-scored, each once: they are cached by chunk id like sentence vectors.
+Latent terms cost one more model pass per text. The index stores each paragraph's
+(`index.sync`); for an index built without them only the paragraphs quotes come from are scored,
+each once, and cached by chunk id like sentence vectors.
 An embedder without latent terms (sentence-transformers) leaves the ranking as it is.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import replace
 from functools import cache
 
 from index.embedders import Embedder, LatentTerms, has_latent_terms
+from index.stores.base import StoreReader
 from retrieval.candidates import Candidate
 from retrieval.chunk_cache import ChunkCache
 from retrieval.reply_language import language_of
@@ -67,15 +69,17 @@ class LatentTermRerank:
         *,
         head: int,
         language: str | None = None,
+        store: StoreReader | None = None,
     ) -> list[Candidate]:
         """`ranked` best first (fused); `asked` what `start` returned for the question;
-        `language` the question's (None: rerank whatever the paragraphs' languages). The best
+        `language` the question's (None: rerank whatever the paragraphs' languages); `store`
+        the index the paragraphs come from, read for their stored latent terms. The best
         `head` are reordered, the rest kept. `head` must cover every paragraph quotes may come
         from: a scored paragraph gains against one that is not."""
         head, tail = list(ranked[:head]), list(ranked[head:])
         if asked is None or len(head) < 2 or self._one_language(head, language):
             return [*head, *tail]
-        terms = self._paragraph_terms(head)
+        terms = self._paragraph_terms(head, store)
         question = asked.result()
         scored = [
             replace(c, score=c.score + self.weight * question.similarity(terms[c.chunk.id]))
@@ -92,8 +96,14 @@ class LatentTermRerank:
     def _terms_of(self, text: str) -> LatentTerms:
         return self.embedder.latent_terms([text])[0]  # type: ignore[attr-defined]
 
-    def _paragraph_terms(self, candidates: list[Candidate]) -> dict[int, LatentTerms]:
+    def _paragraph_terms(
+        self, candidates: list[Candidate], store: StoreReader | None
+    ) -> dict[int, LatentTerms]:
         found = self._cache.found(c.chunk.id for c in candidates)
+        if store is not None and len(found) < len(candidates):
+            found.update(
+                store.latent_terms(c.chunk.id for c in candidates if c.chunk.id not in found)
+            )
         todo = {c.chunk.id: c.chunk.text for c in candidates if c.chunk.id not in found}
         if todo:
             computed = _pool().map(self._terms_of, todo.values())  # a text per worker thread

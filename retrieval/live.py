@@ -73,13 +73,16 @@ class LiveIndex:
         *,
         candidates: int = 20,
         today: date | None = None,
+        paragraphs_only: bool = False,
     ) -> None:
-        """`today`: what questions about time count from (None: the clock)."""
+        """`today`: what questions about time count from (None: the clock);
+        `paragraphs_only`: syncs store no sentence vectors or latent terms (`index.sync`)."""
         self.articles_dir = Path(articles_dir)
         self.today = today
         self.index_dir = as_location(index_dir)  # a folder or a postgresql:// URL
         self.embedder = embedder
         self.candidates = candidates
+        self.paragraphs_only = paragraphs_only
         self.sentences = SentenceVectors(embedder)  # outlives snapshots: its cache stays valid
         self.latent_terms = LatentTermRerank(embedder)  # the same
         self._answerer: Answerer | None = None
@@ -168,6 +171,8 @@ class LiveIndex:
                 rebuild=rebuild,
                 lock_wait_seconds=lock_wait_seconds,
                 paths=paths,
+                sentence_vectors=not self.paragraphs_only,
+                latent_terms=not self.paragraphs_only,
             )
             if self._answerer is None or report.generation != self.generation:
                 with self._swap_lock:

@@ -216,6 +216,7 @@ def copy_index(source: StoreReader, location: Location) -> int:
             for record in source.articles():
                 ids = source.article_chunk_ids(record.path)
                 found = source.sentence_vectors(ids)
+                terms = source.latent_terms(ids)
                 raw = source.article_text(record.path)
                 if raw is None:
                     raise RuntimeError(f"{record.path} vanished from the source while copying")
@@ -228,6 +229,7 @@ def copy_index(source: StoreReader, location: Location) -> int:
                     chunks=source.chunks(ids),
                     chunk_vectors=source.chunk_vectors(ids),
                     sentence_vectors=[found[i] for i in ids] if len(found) == len(ids) else None,
+                    latent_terms=[terms.get(i) for i in ids],
                     size=states[record.path].size,
                     mtime_ns=states[record.path].mtime_ns,
                 )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from index.dates import Coverage, DateRange
 from index.documents import Chunk
+from index.embedders import LatentTerms
 
 REBUILD_HINT = "run `newsbot index --rebuild` to rebuild it from the articles"
 
@@ -104,6 +105,32 @@ def sentence_vectors_from(blob: bytes, dimension: int) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dimension)
 
 
+def latent_terms_blob(terms: LatentTerms) -> bytes:
+    """A paragraph's latent terms as stored: its int32 feature ids, then their float32 weights
+    (exact, so a stored paragraph ranks as one computed at question time)."""
+    ids = np.ascontiguousarray(terms.ids, dtype=np.int32)
+    weights = np.ascontiguousarray(terms.weights, dtype=np.float32)
+    return ids.tobytes() + weights.tobytes()
+
+
+def latent_terms_from(blob: bytes) -> LatentTerms:
+    """Stored latent terms (`latent_terms_blob`) read back."""
+    count = len(blob) // 8
+    ids = np.frombuffer(blob, dtype=np.int32, count=count)
+    weights = np.frombuffer(blob, dtype=np.float32, count=count, offset=4 * count)
+    return LatentTerms(ids, weights)
+
+
+class StoredChunk(NamedTuple):
+    """What the index holds for one of an article's current chunks, so an update that leaves
+    a paragraph as it was reuses it instead of running the model again (`index.sync`)."""
+
+    section: str | None
+    vector: np.ndarray
+    sentence_vectors: np.ndarray | None
+    latent_terms: LatentTerms | None
+
+
 def check_compatible(
     manifest: Manifest, where: str, format_version: int, embedder_id: str | None
 ) -> None:
@@ -131,18 +158,21 @@ def chunk_rows(
     chunks: Sequence[Chunk],
     chunk_vectors: np.ndarray,
     sentence_vectors: Sequence[np.ndarray | None] | None,
-) -> Iterator[tuple[int, Chunk, np.ndarray, bytes | None]]:
-    """What a writer stores per chunk of one article: position, chunk, its float32 vector and
-    its sentence vectors as float16 bytes (None when the sync did not compute them)."""
+    latent_terms: Sequence[LatentTerms | None] | None = None,
+) -> Iterator[tuple[int, Chunk, np.ndarray, bytes | None, bytes | None]]:
+    """What a writer stores per chunk of one article: position, chunk, its float32 vector,
+    its sentence vectors as float16 bytes and its latent terms (`latent_terms_blob`); None
+    where the sync did not compute them."""
     per_chunk = sentence_vectors if sentence_vectors is not None else [None] * len(chunks)
+    terms = latent_terms if latent_terms is not None else [None] * len(chunks)
     vectors = np.ascontiguousarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
-    for position, (chunk, vector, sentences) in enumerate(
-        zip(chunks, vectors, per_chunk, strict=True)
+    for position, (chunk, vector, sentences, latent) in enumerate(
+        zip(chunks, vectors, per_chunk, terms, strict=True)
     ):
         blob = None
         if sentences is not None:
             blob = np.ascontiguousarray(sentences, dtype=np.float16).tobytes()
-        yield position, chunk, vector, blob
+        yield position, chunk, vector, blob, None if latent is None else latent_terms_blob(latent)
 
 
 @runtime_checkable
@@ -166,6 +196,8 @@ class StoreReader(Protocol):
     def chunks(self, ids: Sequence[int]) -> list[Chunk]: ...
 
     def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]: ...
+
+    def latent_terms(self, chunk_ids: Iterable[int]) -> dict[int, LatentTerms]: ...
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray: ...
 
@@ -199,9 +231,7 @@ class StoreWriter(Protocol):
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None: ...
 
-    def stored_vectors(
-        self, path: str
-    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]: ...
+    def stored_vectors(self, path: str) -> dict[int, StoredChunk]: ...
 
     def add_article(
         self,
@@ -214,6 +244,7 @@ class StoreWriter(Protocol):
         chunks: Sequence[Chunk],
         chunk_vectors: np.ndarray,
         sentence_vectors: Sequence[np.ndarray | None] | None = None,
+        latent_terms: Sequence[LatentTerms | None] | None = None,
         size: int = -1,
         mtime_ns: int = -1,
     ) -> None: ...

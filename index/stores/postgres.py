@@ -47,6 +47,7 @@ import numpy as np
 
 from index.dates import Coverage, DateRange
 from index.documents import Chunk, Sentence
+from index.embedders import LatentTerms
 from index.lock import IndexLockedError, ServiceLockedError
 from index.stores.base import (
     REBUILD_HINT,
@@ -55,9 +56,11 @@ from index.stores.base import (
     IndexCorruptError,
     Manifest,
     ManifestView,
+    StoredChunk,
     StoreError,
     check_compatible,
     chunk_rows,
+    latent_terms_from,
     missing,
     sentence_vectors_from,
     visible,
@@ -648,6 +651,24 @@ class PgIndexStore(ManifestView):
             found[chunk] = sentence_vectors_from(blob, self.manifest.dimension)
         return found
 
+    def latent_terms(self, chunk_ids: Iterable[int]) -> dict[int, LatentTerms]:
+        """Per chunk, its stored latent terms; chunks stored without them are left out (a
+        table set written before they were stored has no such column: nothing is found)."""
+        import psycopg
+
+        ids = list(dict.fromkeys(map(int, chunk_ids)))
+        if not ids:
+            return {}
+        try:
+            rows = self._query(
+                f"SELECT id, latent_terms FROM {self._chunks} WHERE id = ANY(%s) "
+                f"AND {self._visible} AND latent_terms IS NOT NULL",
+                (ids,),
+            )
+        except psycopg.errors.UndefinedColumn:
+            return {}
+        return {chunk: latent_terms_from(blob) for chunk, blob in rows}
+
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
         """The chunks' vectors in the order given; an unknown id raises KeyError."""
         if not len(chunk_ids):
@@ -810,6 +831,7 @@ CREATE TABLE {t}_chunks (
     texts text[] NOT NULL,
     vector vector({dimension}) NOT NULL,  -- unit length: inner product = cosine
     sentence_vectors bytea,  -- float16 (sentences, dimension), optional
+    latent_terms bytea,  -- int32 feature ids, then float32 weights (optional)
     terms tsvector NOT NULL,  -- folded words with positions
     length integer NOT NULL,  -- words in title + section + text
     added bigint NOT NULL,
@@ -1095,6 +1117,7 @@ class PgIndexWriter:
                 self.tables = base.database
                 self._t = f"{_quoted(self.schema)}.{self.tables}"
                 self._chunks, self._articles = base.chunks, base.articles
+                self._add_latent_terms_column()
                 self._tokens = int(
                     self._db.execute(
                         f"SELECT tokens FROM {self._g} WHERE generation = %s",
@@ -1105,6 +1128,18 @@ class PgIndexWriter:
             self._db.close()
             raise
         self.changed = False
+
+    def _add_latent_terms_column(self) -> None:
+        """A table set written before latent terms were stored gains their column, committed
+        at once: the brief exclusive lock must not last the whole sync."""
+        present = self._db.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s AND column_name = 'latent_terms'",
+            (self.schema, f"{self.tables}_chunks"),
+        ).fetchone()
+        if not present:
+            self._db.execute(f"ALTER TABLE {self._t}_chunks ADD COLUMN latent_terms bytea")
+            self._db.commit()
 
     @_reported
     def remove_article(self, path: str) -> int:
@@ -1126,20 +1161,22 @@ class PgIndexWriter:
         return len(lengths)
 
     @_reported
-    def stored_vectors(
-        self, path: str
-    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]:
-        """The article's current chunks: id -> (section, vector, sentence vectors or None), so
-        an update that leaves a paragraph as it was keeps its vectors (`index.sync`)."""
+    def stored_vectors(self, path: str) -> dict[int, StoredChunk]:
+        """The article's current chunks by id, so an update that leaves a paragraph as it was
+        keeps its vectors and latent terms (`index.sync`)."""
         rows = self._db.execute(
-            f"SELECT id, section, vector, sentence_vectors FROM {self._t}_chunks "
+            f"SELECT id, section, vector, sentence_vectors, latent_terms FROM {self._t}_chunks "
             "WHERE article = %s AND removed IS NULL",
             (path,),
         ).fetchall()
         found = {}
-        for chunk, section, vector, blob in rows:
-            sentences = None if blob is None else sentence_vectors_from(blob, self.dimension)
-            found[int(chunk)] = (section, _array(vector).astype(np.float32), sentences)
+        for chunk, section, vector, blob, terms in rows:
+            found[int(chunk)] = StoredChunk(
+                section,
+                _array(vector).astype(np.float32),
+                None if blob is None else sentence_vectors_from(blob, self.dimension),
+                None if terms is None else latent_terms_from(terms),
+            )
         return found
 
     @_reported
@@ -1162,10 +1199,12 @@ class PgIndexWriter:
         chunks: Sequence[Chunk],
         chunk_vectors: np.ndarray,
         sentence_vectors: Sequence[np.ndarray | None] | None = None,
+        latent_terms: Sequence[LatentTerms | None] | None = None,
         size: int = -1,
         mtime_ns: int = -1,
     ) -> None:
-        """Add (or replace) one article with its chunk and, optionally, sentence vectors."""
+        """Add (or replace) one article with its chunk vectors and, optionally, its sentence
+        vectors and latent terms."""
         self.remove_article(path)
         g = self.generation
         self._db.execute(
@@ -1175,7 +1214,8 @@ class PgIndexWriter:
             (path, content_hash, size, mtime_ns, title, date, len(chunks), time.time(), raw, g),
         )
         rows = []
-        for position, chunk, vector, blob in chunk_rows(chunks, chunk_vectors, sentence_vectors):
+        written = chunk_rows(chunks, chunk_vectors, sentence_vectors, latent_terms)
+        for position, chunk, vector, blob, terms in written:
             tokens = chunk_words(chunk)
             self._tokens += len(tokens)
             rows.append(
@@ -1192,6 +1232,7 @@ class PgIndexWriter:
                     [s.text for s in chunk.sentences],
                     vector,
                     blob,
+                    terms,
                     tsvector_literal(tokens),
                     len(tokens),
                     g,
@@ -1201,9 +1242,9 @@ class PgIndexWriter:
             with self._db.cursor() as cursor:
                 cursor.executemany(
                     f"INSERT INTO {self._t}_chunks (id, article, position, title, date, "
-                    "section, paragraph, starts, ends, texts, vector, sentence_vectors, terms, "
-                    "length, added) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                    "%s::tsvector, %s, %s)",
+                    "section, paragraph, starts, ends, texts, vector, sentence_vectors, "
+                    "latent_terms, terms, length, added) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+                    "%s, %s, %s, %s, %s, %s, %s::tsvector, %s, %s)",
                     rows,
                 )
         self._chunks += len(chunks)

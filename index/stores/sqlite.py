@@ -4,9 +4,9 @@ Layout of an index directory::
 
     CURRENT              name of the live generation, replaced atomically (os.replace)
     gen-000007/          manifest.json: format, embedder, dimension, database file, chunk count
-    index-000001.sqlite  articles (raw text), chunks (+ vector; float16 sentence vectors
-                         only if the sync stored them: `sync_index(sentence_vectors=True)`),
-                         sentences, the full-text table; WAL mode (-wal, -shm beside it)
+    index-000001.sqlite  articles (raw text), chunks (+ vector; float16 sentence vectors and
+                         latent terms where the sync stored them), sentences, the full-text
+                         table; WAL mode (-wal, -shm beside it)
     readers/gen-000007   shared `flock` of every process reading generation 7
     writer.lock          see index.lock
 
@@ -45,6 +45,7 @@ import numpy as np
 from index import saved_blocks
 from index.dates import Coverage, DateRange
 from index.documents import Chunk, Sentence
+from index.embedders import LatentTerms
 from index.files import atomic_write, fsync_dir
 from index.stores.base import (
     REBUILD_HINT,
@@ -53,9 +54,11 @@ from index.stores.base import (
     IndexCorruptError,
     Manifest,
     ManifestView,
+    StoredChunk,
     StoreError,
     check_compatible,
     chunk_rows,
+    latent_terms_from,
     missing,
     sentence_vectors_from,
     visible,
@@ -110,6 +113,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     paragraph INTEGER NOT NULL,
     vector BLOB NOT NULL,  -- float32, unit length
     sentence_vectors BLOB,  -- float16 (sentences, dimension), unit rows; optional
+    latent_terms BLOB,  -- int32 feature ids, then float32 weights; optional
     added INTEGER NOT NULL,
     removed INTEGER
 );
@@ -380,6 +384,24 @@ class IndexStore(ManifestView):
                 batch,
             ):
                 found[chunk] = sentence_vectors_from(blob, self.manifest.dimension)
+        return found
+
+    def latent_terms(self, chunk_ids: Iterable[int]) -> dict[int, LatentTerms]:
+        """Per chunk, its stored latent terms; chunks stored without them are left out (an
+        index written before they were stored has no such column: nothing is found)."""
+        found: dict[int, LatentTerms] = {}
+        try:
+            for batch in _batches(list(dict.fromkeys(chunk_ids))):
+                for chunk, blob in self._query(
+                    f"SELECT id, latent_terms FROM chunks WHERE id IN "
+                    f"({','.join('?' * len(batch))}) AND {self._visible} "
+                    "AND latent_terms IS NOT NULL",
+                    batch,
+                ):
+                    found[chunk] = latent_terms_from(blob)
+        except sqlite3.OperationalError as exc:
+            if "no such column" not in str(exc):
+                raise
         return found
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
@@ -741,6 +763,9 @@ class IndexWriter:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # a published generation survives power loss
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "latent_terms" not in columns:  # an index written before they were stored
+            self._db.execute("ALTER TABLE chunks ADD COLUMN latent_terms BLOB")
         self._db.execute("BEGIN IMMEDIATE")
         self._db.executemany(
             "INSERT OR REPLACE INTO settings VALUES (?, ?)",
@@ -772,23 +797,22 @@ class IndexWriter:
         self.changed = self.changed or bool(articles.rowcount)
         return chunks
 
-    def stored_vectors(
-        self, path: str
-    ) -> dict[int, tuple[str | None, np.ndarray, np.ndarray | None]]:
-        """The article's current chunks: id -> (section, vector, sentence vectors or None), so
-        an update that leaves a paragraph as it was keeps its vectors (`index.sync`)."""
+    def stored_vectors(self, path: str) -> dict[int, StoredChunk]:
+        """The article's current chunks by id, so an update that leaves a paragraph as it was
+        keeps its vectors and latent terms (`index.sync`)."""
         rows = self._db.execute(
-            "SELECT id, section, vector, sentence_vectors FROM chunks "
+            "SELECT id, section, vector, sentence_vectors, latent_terms FROM chunks "
             "WHERE article = ? AND removed IS NULL",
             (path,),
         ).fetchall()
         return {
-            int(chunk): (
+            int(chunk): StoredChunk(
                 section,
                 np.frombuffer(vector, np.float32),
                 None if blob is None else sentence_vectors_from(blob, self.dimension),
+                None if terms is None else latent_terms_from(terms),
             )
-            for chunk, section, vector, blob in rows
+            for chunk, section, vector, blob, terms in rows
         }
 
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
@@ -809,10 +833,12 @@ class IndexWriter:
         chunks: Sequence[Chunk],
         chunk_vectors: np.ndarray,
         sentence_vectors: Sequence[np.ndarray | None] | None = None,
+        latent_terms: Sequence[LatentTerms | None] | None = None,
         size: int = -1,
         mtime_ns: int = -1,
     ) -> None:
-        """Add (or replace) one article with its chunk and, optionally, sentence vectors."""
+        """Add (or replace) one article with its chunk vectors and, optionally, its sentence
+        vectors and latent terms."""
         self.remove_article(path)
         g = self.generation
         self._db.execute(
@@ -820,10 +846,12 @@ class IndexWriter:
             "indexed_at, raw, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (path, content_hash, size, mtime_ns, title, date, len(chunks), time.time(), raw, g),
         )
-        for position, chunk, vector, blob in chunk_rows(chunks, chunk_vectors, sentence_vectors):
+        rows = chunk_rows(chunks, chunk_vectors, sentence_vectors, latent_terms)
+        for position, chunk, vector, blob, terms in rows:
             key = self._db.execute(
                 "INSERT INTO chunks (id, article, position, title, date, section, paragraph, "
-                "vector, sentence_vectors, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "vector, sentence_vectors, latent_terms, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chunk.id,
                     path,
@@ -834,6 +862,7 @@ class IndexWriter:
                     chunk.paragraph,
                     vector.tobytes(),
                     blob,
+                    terms,
                     g,
                 ),
             ).lastrowid

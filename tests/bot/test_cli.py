@@ -8,6 +8,7 @@ import pytest
 
 from bot import cli
 from index.lock import WriterLock
+from index.stores import open_store
 from tests.fakes.embedder import FakeEmbedder, use_fake_model
 
 
@@ -28,6 +29,18 @@ def test_index_then_rerun(run, capsys: pytest.CaptureFixture[str]):
     assert "added 5, updated 0, removed 0" in capsys.readouterr().err
     assert run("index") == 0
     assert "unchanged 5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("paragraphs_only", ["0", "1"])
+def test_index_stores_what_answers_read_unless_paragraphs_only_is_set(
+    run, monkeypatch: pytest.MonkeyPatch, index_dir: Path, paragraphs_only: str
+):
+    monkeypatch.setenv("NEWSBOT_INDEX_PARAGRAPHS_ONLY", paragraphs_only)
+    assert run("index") == 0
+    store = open_store(index_dir, FakeEmbedder().model_id)
+    ids = [i for a in store.articles() for i in store.article_chunk_ids(a.path)]
+    stored = store.sentence_vectors(ids)
+    assert len(stored) == (0 if paragraphs_only == "1" else len(ids))
 
 
 def test_index_reports_skipped_files(run, articles_dir: Path, capsys):

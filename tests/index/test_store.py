@@ -145,3 +145,27 @@ def test_a_closed_store_fails_reads_instead_of_hanging(
     store.close()  # twice is harmless
     with pytest.raises(sqlite3.ProgrammingError):
         store.articles()
+
+
+def test_an_index_written_before_latent_terms_were_stored_is_read_and_extended(
+    articles_dir: Path, index_dir: Path
+):
+    from tests.fakes.embedder import FakeEmbedder
+
+    embedder = FakeEmbedder(latent_terms=True)
+    sync_index(articles_dir, index_dir, embedder, latent_terms=False)
+    database = index_dir / IndexStore.open(index_dir, embedder.model_id).manifest.database
+    with sqlite3.connect(database) as db:  # the chunks table as it was before the column
+        db.execute("ALTER TABLE chunks DROP COLUMN latent_terms")
+    old = IndexStore.open(index_dir, embedder.model_id)
+    ids = old.article_chunk_ids(SAMPLE)
+    assert old.latent_terms(ids) == {}  # read as an index without them
+    assert len(old.chunks(ids)) == len(ids)
+
+    (articles_dir / "neu.txt").write_text("Pinguine\n\nDer Zoo zeigt neue Pinguine.\n")
+    sync_index(articles_dir, index_dir, embedder)  # the writer adds the column
+
+    store = IndexStore.open(index_dir, embedder.model_id)
+    assert store.latent_terms(ids) == {}
+    new = store.article_chunk_ids("neu.txt")
+    assert store.latent_terms(new).keys() == set(new)

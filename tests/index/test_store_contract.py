@@ -33,6 +33,9 @@ SAMPLE = "004_4a36d75bdf1d0814.txt"
 ARTICLE = "Zebras im Zoo\n\nDer Zoo in Zürich zeigt 14 Zebras.\n\nDas Gehege ist neu.\n"
 
 
+LATENT = FakeEmbedder(latent_terms=True)
+
+
 def chunks_of(text: str, path: str, embedder: FakeEmbedder):
     return chunk_article(parse_article(text, path), embedder.count_tokens, embedder.max_tokens)
 
@@ -55,6 +58,7 @@ def write_one(location, embedder: FakeEmbedder, text: str = ARTICLE, path: str =
                 sentence_vectors=[
                     embedder.embed_passages([s.text for s in c.sentences]) for c in chunks
                 ],
+                latent_terms=[*LATENT.latent_terms([c.text for c in chunks[:-1]]), None],
                 size=len(text),
                 mtime_ns=7,
             )
@@ -92,6 +96,12 @@ class TestStoreContract:
             )
             sentences = store.sentence_vectors([chunks[0].id])[chunks[0].id]
             assert sentences.shape == (len(chunks[0].sentences), fake_embedder.dimension)
+            terms = store.latent_terms([c.id for c in chunks])
+            assert terms.keys() == {c.id for c in chunks[:-1]}  # the last was stored without
+            wanted_terms = LATENT.latent_terms([c.text for c in chunks[:-1]])
+            for chunk, wanted in zip(chunks[:-1], wanted_terms, strict=True):
+                np.testing.assert_array_equal(terms[chunk.id].ids, wanted.ids)
+                np.testing.assert_array_equal(terms[chunk.id].weights, wanted.weights)
             assert store.search(expected[-1], 1)[0][0] == chunks[-1].id
         finally:
             store.close()
@@ -194,11 +204,20 @@ class TestStoreContract:
     def test_a_copy_holds_the_same_articles_and_vectors(
         self, articles_dir: Path, index_location, tmp_path: Path, fake_embedder
     ):
-        sync_index(articles_dir, index_location, fake_embedder, sentence_vectors=True)
-        source = open_store(index_location, fake_embedder.model_id)
+        sync_index(articles_dir, index_location, LATENT)
+        source = open_store(index_location, LATENT.model_id)
         copy_index(source, tmp_path / "copy")
         copy = open_store(tmp_path / "copy", fake_embedder.model_id)
         assert [a.path for a in copy.articles()] == [a.path for a in source.articles()]
         ids = source.article_chunk_ids(SAMPLE)
         assert copy.chunks(ids) == source.chunks(ids)
         np.testing.assert_array_equal(copy.chunk_vectors(ids), source.chunk_vectors(ids))
+        copied, kept = copy.sentence_vectors(ids), source.sentence_vectors(ids)
+        assert copied.keys() == kept.keys() == set(ids)
+        for i in ids:
+            np.testing.assert_array_equal(copied[i], kept[i])
+        copied_terms, kept_terms = copy.latent_terms(ids), source.latent_terms(ids)
+        assert copied_terms.keys() == kept_terms.keys() == set(ids)
+        for i in ids:
+            np.testing.assert_array_equal(copied_terms[i].ids, kept_terms[i].ids)
+            np.testing.assert_array_equal(copied_terms[i].weights, kept_terms[i].weights)

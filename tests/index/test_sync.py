@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.stores import open_store
@@ -64,8 +65,8 @@ def test_changed_article_is_the_only_one_reembedded(articles_dir: Path, index_di
     assert report.updated == [SAMPLE] and report.unchanged == 4 and not report.added
     store = open_store(index_dir, fake_embedder.model_id)
     chunks = store.chunks(store.article_chunk_ids(SAMPLE))
-    # only the new paragraph: the others keep their vectors (index.sync._unchanged)
-    assert fake_embedder.passages_embedded - embedded == 1
+    # only the new paragraph and its sentence: the others keep their vectors
+    assert fake_embedder.passages_embedded - embedded == 2
     assert "Pinguine" in chunks[-1].text
     # the old version's vectors are gone, not duplicated
     assert len(store) == sum(a.chunk_count for a in store.articles())
@@ -219,8 +220,8 @@ def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
     store = open_store(index_dir)
     done = [a.path for a in store.articles()]
     assert len(done) == 4  # two batches of two were published before the interruption
-    embedder = FakeEmbedder()
-    report = sync_index(articles_dir, index_dir, embedder, batch_articles=2)
+    embedder = FakeEmbedder()  # paragraphs only, to count them
+    report = sync_index(articles_dir, index_dir, embedder, batch_articles=2, sentence_vectors=False)
     assert report.unchanged == 4 and len(report.added) == 1
     [added] = report.added
     assert added not in done
@@ -270,22 +271,48 @@ def test_an_unchanged_file_is_not_read_again(articles_dir: Path, index_dir, fake
     assert sync_index(articles_dir, index_dir, fake_embedder).updated == [SAMPLE]
 
 
-def test_only_paragraphs_are_embedded_unless_sentence_vectors_are_asked_for(
-    articles_dir: Path, tmp_path: Path, fake_embedder
+def test_sentence_vectors_and_latent_terms_are_stored_unless_paragraphs_only_are_asked_for(
+    articles_dir: Path, tmp_path: Path
 ):
-    report = sync_index(articles_dir, tmp_path / "chunks", fake_embedder)
+    embedder = FakeEmbedder(latent_terms=True)
+    report = sync_index(
+        articles_dir, tmp_path / "chunks", embedder, sentence_vectors=False, latent_terms=False
+    )
 
-    assert fake_embedder.passages_embedded == report.chunks_embedded  # chunks only
-    store = open_store(tmp_path / "chunks", fake_embedder.model_id)
+    assert embedder.passages_embedded == report.chunks_embedded and not embedder.latent_texts
+    store = open_store(tmp_path / "chunks", embedder.model_id)
     ids = store.article_chunk_ids(SAMPLE)
-    assert store.sentence_vectors(ids) == {}
+    assert store.sentence_vectors(ids) == {} and store.latent_terms(ids) == {}
     assert all(chunk.sentences for chunk in store.chunks(ids))  # the text is all there
 
-    sync_index(articles_dir, tmp_path / "both", fake_embedder, sentence_vectors=True)
-    stored = open_store(tmp_path / "both", fake_embedder.model_id).sentence_vectors(ids)
-    assert {i: len(v) for i, v in stored.items()} == {
+    sync_index(articles_dir, tmp_path / "both", embedder)
+    both = open_store(tmp_path / "both", embedder.model_id)
+    assert {i: len(v) for i, v in both.sentence_vectors(ids).items()} == {
         c.id: len(c.sentences) for c in store.chunks(ids)
     }
+    terms = both.latent_terms(ids)
+    assert terms.keys() == set(ids)
+    for chunk in store.chunks(ids):  # the terms of the paragraph's own text
+        np.testing.assert_array_equal(
+            terms[chunk.id].ids, embedder.latent_terms([chunk.text])[0].ids
+        )
+
+
+def test_an_updated_article_computes_latent_terms_only_for_its_new_paragraphs(
+    articles_dir: Path, tmp_path: Path
+):
+    embedder = FakeEmbedder(latent_terms=True)
+    sync_index(articles_dir, tmp_path / "index", embedder)
+    path = articles_dir / SAMPLE
+    path.write_text(path.read_text() + "\n\nEin neuer Absatz über Pinguine in der Antarktis.\n")
+    embedder.latent_texts.clear()
+
+    sync_index(articles_dir, tmp_path / "index", embedder)
+
+    assert embedder.latent_texts == ["Ein neuer Absatz über Pinguine in der Antarktis."]
+    store = open_store(tmp_path / "index", embedder.model_id)
+    ids = store.article_chunk_ids(SAMPLE)
+    assert store.latent_terms(ids).keys() == set(ids)  # the old ones kept, the new one added
 
 
 def test_identical_passages_are_embedded_once(tmp_path: Path) -> None:

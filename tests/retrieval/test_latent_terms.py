@@ -5,6 +5,8 @@ import pytest
 
 from index.documents import Chunk, Sentence
 from index.embedders import LatentTerms
+from index.stores import open_store
+from index.sync import sync_index
 from retrieval.candidates import Candidate
 from retrieval.latent_terms import LatentTermRerank
 from tests.fakes.embedder import FakeEmbedder
@@ -92,6 +94,22 @@ def test_paragraph_terms_are_computed_once() -> None:
     assert len(embedder.latent_texts) == 1 + 4  # the question and four paragraphs
     assert rerank.rerank(RANKED, rerank.start(QUESTION), head=4) == first
     assert len(embedder.latent_texts) == 1 + 4 + 1  # only the question again
+
+
+def test_stored_paragraph_terms_are_read_not_computed(articles_dir, tmp_path) -> None:
+    sync_index(articles_dir, tmp_path / "index", FakeEmbedder(latent_terms=True))
+    store = open_store(tmp_path / "index", FakeEmbedder().model_id)
+    chunks = store.chunks(store.article_chunk_ids("001_d3691be0234ce99a.txt"))[:4]
+    ranked = [Candidate(c, 0.8 - i / 100, 0.0, 0.8 - i / 100) for i, c in enumerate(chunks)]
+    question = "Was sagte der Kreml über die Verhandlungen?"
+    computing = LatentTermRerank(FakeEmbedder(latent_terms=True), weight=0.3)
+    embedder = FakeEmbedder(latent_terms=True)
+    reading = LatentTermRerank(embedder, weight=0.3)
+
+    reranked = reading.rerank(ranked, reading.start(question), head=4, store=store)
+
+    assert embedder.latent_texts == [question]  # no paragraph pass
+    assert reranked == computing.rerank(ranked, computing.start(question), head=4)
 
 
 def test_cache_is_bounded() -> None:

@@ -1,4 +1,5 @@
-"""Sentence vectors embedded when an answer first quotes a paragraph, instead of at index time."""
+"""Sentence vectors of an index built without them, embedded when an answer first quotes a
+paragraph: the same vectors an index stores."""
 
 from __future__ import annotations
 
@@ -16,9 +17,16 @@ SAMPLE = "001_d3691be0234ce99a.txt"
 
 
 def both_indexes(articles_dir: Path, tmp_path: Path):
-    """The same articles indexed with sentence vectors stored, and with paragraphs only."""
-    sync_index(articles_dir, tmp_path / "stored", FakeEmbedder(), sentence_vectors=True)
-    sync_index(articles_dir, tmp_path / "lazy", FakeEmbedder())
+    """The same articles indexed with sentence vectors and latent terms stored, and with
+    paragraphs only."""
+    sync_index(articles_dir, tmp_path / "stored", FakeEmbedder(latent_terms=True))
+    sync_index(
+        articles_dir,
+        tmp_path / "lazy",
+        FakeEmbedder(latent_terms=True),
+        sentence_vectors=False,
+        latent_terms=False,
+    )
     model = FakeEmbedder().model_id
     return open_store(tmp_path / "stored", model), open_store(tmp_path / "lazy", model)
 
@@ -83,9 +91,13 @@ def test_answers_are_the_same_from_either_index(articles_dir, tmp_path) -> None:
         "What did Zelensky say about the ceasefire?",
         "Wo fanden die Gespräche statt?",
     ]
+    reading = FakeEmbedder(latent_terms=True)
     for question in questions:
-        left = Answerer(stored, FakeEmbedder()).answer(question)
-        right = Answerer(lazy, FakeEmbedder()).answer(question)
+        left = Answerer(stored, reading).answer(question)
+        right = Answerer(lazy, FakeEmbedder(latent_terms=True)).answer(question)
         assert left.answered == right.answered
         assert [q.text for q in left.quotes] == [q.text for q in right.quotes]
     assert any(Answerer(lazy, FakeEmbedder()).answer(q).quotes for q in questions)
+    # from the stored index: no sentence embedded, latent terms of the questions only
+    assert reading.passages_embedded == 0
+    assert set(reading.latent_texts) <= set(questions)
