@@ -39,6 +39,18 @@ log = logging.getLogger(__name__)
 # Bump when cleaning or chunking changes what an article becomes: the next sync then
 # re-indexes every article instead of trusting content hashes made by the old rules.
 PIPELINE_VERSION = "6"
+
+
+def pipeline_of(sentence_vectors: bool, latent_terms: bool) -> str:
+    """What a manifest records of how articles became rows: the cleaning and chunking rules
+    and what is stored beside each paragraph's vector. A sync with another pipeline than the
+    index's re-indexes every article, reusing what the index holds: switching to storing
+    sentence vectors and latent terms (or an index built before they were stored) computes
+    only those."""
+    stored = ("+sentences" if sentence_vectors else "") + ("+latent" if latent_terms else "")
+    return PIPELINE_VERSION + stored
+
+
 # Articles embedded in one model call and published as one generation.
 BATCH_ARTICLES = 64
 # A file modified this recently may change again within the file system's mtime granularity
@@ -140,17 +152,24 @@ def sync_index(
             f"the articles folder {articles_dir} does not exist; the index was left unchanged"
         )
     report = SyncReport()
+    latent_terms = latent_terms and has_latent_terms(embedder)
+    pipeline = pipeline_of(sentence_vectors, latent_terms)
     with writer_lock(index_dir, wait_seconds=lock_wait_seconds):
         names = None if rebuild or paths is None else _relative_names(articles_dir, paths)
         found = None if names is None else _scan_names(articles_dir, names)
         manifest, known = (None, {}) if rebuild else _read_base(index_dir, embedder, names)
-        if found is not None and (manifest is None or manifest.pipeline != PIPELINE_VERSION):
+        if found is not None and (manifest is None or manifest.pipeline != pipeline):
             found = None  # a first index, or every article is re-indexed: walk it all
         if names is not None and found is None:
             manifest, known = _read_base(index_dir, embedder)
-        trusted = known if manifest and manifest.pipeline == PIPELINE_VERSION else {}
+        trusted = known if manifest and manifest.pipeline == pipeline else {}
         if known and not trusted:
-            log.warning("articles were indexed by older cleaning rules: re-indexing all of them")
+            log.warning(
+                "articles were indexed by other rules or with other data stored (%s, now %s): "
+                "re-indexing all of them, reusing their vectors",
+                manifest.pipeline if manifest else None,
+                pipeline,
+            )
         todo, touched = _changed_files(articles_dir, trusted, report, found)
         removed = sorted(set(known) - report.seen)
 
@@ -159,7 +178,7 @@ def sync_index(
             report.seconds = time.perf_counter() - started
             return report
         writer = open_writer(
-            index_dir, embedder.model_id, embedder.dimension, manifest, pipeline=PIPELINE_VERSION
+            index_dir, embedder.model_id, embedder.dimension, manifest, pipeline=pipeline
         )
         try:
             for path in removed:

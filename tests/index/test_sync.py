@@ -172,8 +172,31 @@ def test_articles_indexed_by_older_cleaning_rules_are_reindexed(
 
     assert len(report.updated) == 5 and report.unchanged == 0 and not report.added
     manifest = open_store(index_dir).manifest
-    assert manifest.pipeline == sync_module.PIPELINE_VERSION
+    assert manifest.pipeline == sync_module.pipeline_of(sentence_vectors=True, latent_terms=False)
+    assert manifest.pipeline.startswith(sync_module.PIPELINE_VERSION)
     assert sync_index(articles_dir, index_dir, fake_embedder).unchanged == 5
+
+
+def test_a_paragraphs_only_index_gains_what_answers_read_reusing_its_paragraph_vectors(
+    articles_dir: Path, index_dir
+):
+    embedder = FakeEmbedder(latent_terms=True)
+    sync_index(articles_dir, index_dir, embedder, sentence_vectors=False, latent_terms=False)
+    store = open_store(index_dir)
+    ids = [i for a in store.articles() for i in store.article_chunk_ids(a.path)]
+    chunks = store.chunks(ids)
+    embedder.passages_embedded, embedder.latent_texts = 0, []
+
+    report = sync_index(articles_dir, index_dir, embedder)  # the default stores both
+
+    assert len(report.updated) == 5 and not report.added
+    texts = {c.text for c in chunks}
+    sentences = {s.text for c in chunks for s in c.sentences}
+    assert 0 < embedder.passages_embedded <= len(sentences)  # no paragraph embedded again
+    assert set(embedder.latent_texts) == texts
+    store = open_store(index_dir)
+    assert store.sentence_vectors(ids).keys() == store.latent_terms(ids).keys() == set(ids)
+    assert sync_index(articles_dir, index_dir, embedder).unchanged == 5
 
 
 class Interrupted(BaseException):
@@ -215,12 +238,18 @@ def test_an_interrupted_first_index_is_answerable_and_resumes_where_it_stopped(
     articles_dir: Path, index_dir
 ):
     with pytest.raises(Interrupted):
-        sync_index(articles_dir, index_dir, InterruptedEmbedder(2), batch_articles=2)
+        sync_index(
+            articles_dir,
+            index_dir,
+            InterruptedEmbedder(2),
+            batch_articles=2,
+            sentence_vectors=False,  # paragraphs only, to count them
+        )
 
     store = open_store(index_dir)
     done = [a.path for a in store.articles()]
     assert len(done) == 4  # two batches of two were published before the interruption
-    embedder = FakeEmbedder()  # paragraphs only, to count them
+    embedder = FakeEmbedder()
     report = sync_index(articles_dir, index_dir, embedder, batch_articles=2, sentence_vectors=False)
     assert report.unchanged == 4 and len(report.added) == 1
     [added] = report.added
