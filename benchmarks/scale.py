@@ -45,7 +45,7 @@ import numpy as np
 from index.chunking import chunk_id
 from index.documents import Chunk, Sentence
 from index.stores.sqlite import IndexStore, IndexWriter
-from index.sync import PIPELINE_VERSION, sync_index
+from index.sync import pipeline_of, sync_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "articles", ROOT.parent / "shared" / "xquad"]
@@ -247,9 +247,8 @@ def build(
     a later `sync_index` of that folder finds the archive unchanged."""
     rng = random.Random(SEED)
     vectors = PoolVectors(embedder, pool)
-    writer = IndexWriter(
-        index, embedder.model_id, embedder.dimension, None, pipeline=PIPELINE_VERSION
-    )
+    stored = pipeline_of(sentence_vectors=True, latent_terms=False)  # what a sync would store
+    writer = IndexWriter(index, embedder.model_id, embedder.dimension, None, pipeline=stored)
     written, total = 0, chunks // CHUNKS_PER_ARTICLE
     try:
         for first in range(0, total, BATCH):
