@@ -203,26 +203,45 @@ class QuoteSelector:
     def _lead_window(self, window: Window, scores: np.ndarray) -> Window:
         """`window`'s anchor grown as the lead quote's is (its paragraph's only window then)."""
         sentences = window.candidate.chunk.sentences
-        chance = np.exp(self.sharpness * (scores - scores.max()))
-        chance /= chance.sum()
         lengths = [len(s.text) for s in sentences]
-        limits = (self.max_chars, self.coverage)
-        first, last = self._span(window.anchor, chance, lengths, set(), *limits)
+        chance = self._chances(scores)
+        first, last = self._span(
+            window.anchor, chance, lengths, set(), self.max_chars, self.coverage
+        )
+        first = self._with_referent(sentences, lengths, first, last, set(), self.max_chars)
+        return Window(window.candidate, first, last, window.anchor, window.score)
+
+    def _chances(self, scores: np.ndarray) -> np.ndarray:
+        """A paragraph's sentence scores as a distribution (softmax at `sharpness`)."""
+        chance = np.exp(self.sharpness * (scores - scores.max()))
+        return chance / chance.sum()
+
+    def _with_referent(
+        self,
+        sentences: Sequence[Sentence],
+        lengths: list[int],
+        first: int,
+        last: int,
+        taken: set[int],
+        max_chars: int,
+    ) -> int:
+        """The window's first sentence, moved back one when it opens with a reference back
+        and the sentence before is free and fits (`referents`)."""
         if (
             self.referents
             and first > 0
+            and first - 1 not in taken
             and refers_back(sentences[first].text)
-            and sum(lengths[first - 1 : last + 1]) + (last - first + 1) <= self.max_chars
+            and sum(lengths[first - 1 : last + 1]) + (last - first + 1) <= max_chars
         ):
-            first -= 1
-        return Window(window.candidate, first, last, window.anchor, window.score)
+            return first - 1
+        return first
 
     def _windows(self, candidate: Candidate, scores: np.ndarray, *, leads: bool) -> list[Window]:
         """Up to `per_paragraph` windows, best anchor first; `leads`: the first is the lead
         quote's."""
         sentences = candidate.chunk.sentences
-        chance = np.exp(self.sharpness * (scores - scores.max()))
-        chance /= chance.sum()
+        chance = self._chances(scores)
         lengths = [len(s.text) for s in sentences]
         windows: list[Window] = []
         taken: set[int] = set()
@@ -237,14 +256,7 @@ class QuoteSelector:
             else:
                 limits = (min(self.max_chars, self.support_max_chars), self.support_coverage)
             first, last = self._span(anchor, chance, lengths, taken, *limits)
-            if (
-                self.referents
-                and first > 0
-                and first - 1 not in taken
-                and refers_back(sentences[first].text)
-                and sum(lengths[first - 1 : last + 1]) + (last - first + 1) <= limits[0]
-            ):
-                first -= 1
+            first = self._with_referent(sentences, lengths, first, last, taken, limits[0])
             taken.update(range(first, last + 1))
             score = candidate.score + self.sentence_weight * float(scores[anchor])
             windows.append(Window(candidate, first, last, anchor, score))
