@@ -403,3 +403,27 @@ def test_a_url_naming_a_missing_schema_never_reads_another_index(articles_dir: P
         for location in (public, missing, empty):
             close_connections(location)
         server.close()
+
+
+def test_a_table_set_written_before_latent_terms_were_stored_is_read_and_extended(
+    articles_dir: Path, pg_location: str
+):
+    embedder = FakeEmbedder(latent_terms=True)
+    sync_index(articles_dir, pg_location, embedder, latent_terms=False)
+    tables = open_store(pg_location).manifest.database
+    with connect(pg_location) as connection:  # the chunks table as it was before the column
+        connection.execute(f"ALTER TABLE {tables}_chunks DROP COLUMN latent_terms")
+    close_connections(pg_location)
+    old = open_store(pg_location)
+    ids = old.article_chunk_ids(SAMPLE)
+    assert old.latent_terms(ids) == {}  # read as an index without them
+    assert len(old.chunks(ids)) == len(ids)
+
+    add_anchor(articles_dir)
+    report = sync_index(articles_dir, pg_location, embedder)  # the writer adds the column
+
+    assert report.added == [ANCHOR] and len(report.updated) == 5  # the others gain terms
+    store = open_store(pg_location)
+    assert store.latent_terms(ids).keys() == set(ids)
+    new = store.article_chunk_ids(ANCHOR)
+    assert store.latent_terms(new).keys() == set(new)

@@ -163,9 +163,10 @@ def test_an_index_written_before_latent_terms_were_stored_is_read_and_extended(
     assert len(old.chunks(ids)) == len(ids)
 
     (articles_dir / "neu.txt").write_text("Pinguine\n\nDer Zoo zeigt neue Pinguine.\n")
-    sync_index(articles_dir, index_dir, embedder)  # the writer adds the column
+    report = sync_index(articles_dir, index_dir, embedder)  # the writer adds the column
 
+    assert report.added == ["neu.txt"] and len(report.updated) == 5  # the others gain terms
     store = IndexStore.open(index_dir, embedder.model_id)
-    assert store.latent_terms(ids) == {}
+    assert store.latent_terms(ids).keys() == set(ids)
     new = store.article_chunk_ids("neu.txt")
     assert store.latent_terms(new).keys() == set(new)
