@@ -375,33 +375,32 @@ class IndexStore(ManifestView):
     def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
         """Per chunk, its sentences' vectors as one (n_sentences, dim) float32 array (stored
         as float16); chunks stored without sentence vectors are left out."""
-        found = {}
-        for batch in _batches(list(dict.fromkeys(chunk_ids))):
-            for chunk, blob in self._query(
-                f"SELECT id, sentence_vectors FROM chunks WHERE id IN "
-                f"({','.join('?' * len(batch))}) AND {self._visible} "
-                "AND sentence_vectors IS NOT NULL",
-                batch,
-            ):
-                found[chunk] = sentence_vectors_from(blob, self.manifest.dimension)
-        return found
+        dimension = self.manifest.dimension
+        found = self._stored("sentence_vectors", chunk_ids)
+        return {chunk: sentence_vectors_from(blob, dimension) for chunk, blob in found.items()}
 
     def latent_terms(self, chunk_ids: Iterable[int]) -> dict[int, LatentTerms]:
         """Per chunk, its stored latent terms; chunks stored without them are left out (an
         index written before they were stored has no such column: nothing is found)."""
-        found: dict[int, LatentTerms] = {}
         try:
-            for batch in _batches(list(dict.fromkeys(chunk_ids))):
-                for chunk, blob in self._query(
-                    f"SELECT id, latent_terms FROM chunks WHERE id IN "
-                    f"({','.join('?' * len(batch))}) AND {self._visible} "
-                    "AND latent_terms IS NOT NULL",
-                    batch,
-                ):
-                    found[chunk] = latent_terms_from(blob)
+            found = self._stored("latent_terms", chunk_ids)
         except sqlite3.OperationalError as exc:
             if "no such column" not in str(exc):
                 raise
+            return {}
+        return {chunk: latent_terms_from(blob) for chunk, blob in found.items()}
+
+    def _stored(self, column: str, chunk_ids: Iterable[int]) -> dict[int, bytes]:
+        """The visible chunks' non-null `column` (an optional blob) by chunk id."""
+        found = {}
+        for batch in _batches(list(dict.fromkeys(chunk_ids))):
+            for chunk, blob in self._query(
+                f"SELECT id, {column} FROM chunks WHERE id IN "
+                f"({','.join('?' * len(batch))}) AND {self._visible} "
+                f"AND {column} IS NOT NULL",
+                batch,
+            ):
+                found[chunk] = blob
         return found
 
     def chunk_vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
