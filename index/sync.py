@@ -142,8 +142,8 @@ def sync_index(
     Besides each paragraph's vector, the index stores what answering reads of the paragraphs
     it quotes from: their sentences' vectors (`sentence_vectors`) and, where the model has
     them, their latent terms (`latent_terms`, `retrieval.latent_terms`). Both cost model passes
-    (about twice a paragraphs-only index in all) that an answer would otherwise pay while the
-    user waits, the first time it quotes a paragraph; with either off it is computed then.
+    that an answer would otherwise pay while the user waits, the first time it quotes a
+    paragraph; with either off it is computed then (docs/scale.md has the costs).
     """
     started = time.perf_counter()
     articles_dir, index_dir = Path(articles_dir), as_location(index_dir)
@@ -351,7 +351,7 @@ def _prepare_batch(
     report: SyncReport,
     with_sentences: bool = True,
     stored: StoredVectors | None = None,
-    with_latent_terms: bool = False,
+    with_latent_terms: bool = False,  # the caller has checked that the embedder has them
 ) -> list[_Prepared]:
     """Parse and chunk each article, then embed all their passages in one model call (the
     model's batching works across articles: less CPU per passage than one call per article).
@@ -364,7 +364,7 @@ def _prepare_batch(
             parsed.append(_parse(item, embedder, with_sentences))
         except Exception as exc:
             _failed(report, item.file.path, exc)
-    terms = _LatentTermsOf(embedder) if with_latent_terms and has_latent_terms(embedder) else None
+    terms = _LatentTermsOf(embedder) if with_latent_terms else None
     if stored is not None:
         known: dict[str, np.ndarray] = {}
         for p in parsed:
